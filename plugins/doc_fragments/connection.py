@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to dgx_station.inference
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # The connection options every module that talks to an SGLang server shares
+    # (plugins/module_utils/sglang_http.py CONNECTION_ARGUMENT_SPEC).
+    DOCUMENTATION = r"""
+options:
+  base_url:
+    description:
+      - URL of the SGLang server, without a path.
+      - The runbook's endpoint on the Station itself is the default.
+      - Set it once for every module with C(module_defaults) and the action group
+        C(group/dgx_station.inference.sglang).
+    type: str
+    default: http://127.0.0.1:30000
+  api_key:
+    description:
+      - The server's C(--api-key), sent as C(Authorization: Bearer).
+      - Never logged.
+    type: str
+  model:
+    description:
+      - Model name to send in requests.
+      - Defaults to the model the server lists in C(/v1/models).
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for one HTTP answer.
+    type: float
+    default: 60.0
+  validate_certs:
+    description:
+      - Verify the TLS certificate when O(base_url) is C(https://).
+    type: bool
+    default: true
+notes:
+  - The modules use only the Python standard library on the host they run on.
+"""
