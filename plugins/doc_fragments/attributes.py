@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to dgx_station.inference
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,8 +17,10 @@ attributes:
     description: The module changes nothing, so it runs unchanged in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   action_group:
     support: full
+    description: Use C(group/dgx_station.inference.sglang) in C(module_defaults) to set the connection options once.
     membership:
       - dgx_station.inference.sglang
 """
@@ -30,4 +33,5 @@ attributes:
     description: The module changes nothing, so it runs unchanged in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 """

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to dgx_station.inference
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,7 +23,7 @@ options:
     default: http://127.0.0.1:30000
   api_key:
     description:
-      - The server's C(--api-key), sent as C(Authorization: Bearer).
+      - The server's C(--api-key), sent in the C(Authorization) header as a bearer token.
       - Never logged.
     type: str
   model:
@@ -40,6 +41,15 @@ options:
       - Verify the TLS certificate when O(base_url) is C(https://).
     type: bool
     default: true
+  ca_path:
+    description:
+      - CA certificate bundle (file) or directory of hashed CA certificates used to verify an
+        C(https://) O(base_url), instead of the system trust store.
+    type: path
 notes:
   - The modules use only the Python standard library on the host they run on.
+  - A kept-alive connection that the server closed is retried once on a new connection; nothing
+    else is retried (a generation that timed out may still run on the server).
+  - Connection refused or HTTP 503 means the server is still loading (first start takes 10-45 min);
+    gate on M(dgx_station.inference.sglang_wait) before these modules.
 """

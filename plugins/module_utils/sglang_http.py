@@ -1,11 +1,24 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to dgx_station.inference
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The one HTTP client every module of this collection uses to talk to an SGLang server.
 
 Standard library only (http.client), so the modules run on a Station's plain venv and
 pass the sanity import test. One client keeps one connection alive per thread-less use;
 error answers are mapped to messages that say what is wrong and what to do.
+
+Retries, only where they cannot duplicate work:
+  * a request sent on a kept-alive connection that the server had already closed
+    (RemoteDisconnected / reset / broken pipe before any answer) is sent once more on a
+    fresh connection: the server never saw it;
+  * idempotent requests (GET, HEAD, /flush_cache) get that one retry on a fresh
+    connection too.
+Nothing else is retried: a generation that timed out may still be running on the server,
+a 5xx is reported as is, and waiting for a booting server is the job of sglang_wait.
+
+Public names (imported by the other modules): SGLangClient, SGLangError,
+CONNECTION_ARGUMENT_SPEC, client_from_module, fail_from_error, parse_sse_data, iter_sse_lines.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,6 +27,7 @@ __metaclass__ = type
 
 import http.client
 import json
+import os
 import socket
 import ssl
 import time
@@ -30,13 +44,20 @@ CONNECTION_ARGUMENT_SPEC = dict(
     model=dict(type="str"),
     timeout=dict(type="float", default=60.0),
     validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
 )
+
+# What a server that is still starting looks like; used in several messages.
+STILL_LOADING = (
+    "The server is still loading (weights download/load and CUDA-graph capture take 10-45 min on a first "
+    "start): wait for 'The server is fired up and ready to roll!' in the container log, or run "
+    "dgx_station.inference.sglang_wait first.")
 
 
 class SGLangError(Exception):
     """An answer (or the lack of one) that a module reports as a failure.
 
-    kind: one of connection_refused, timeout, unauthorized, forbidden, not_found,
+    kind: one of connection_refused, not_ready, timeout, unauthorized, forbidden, not_found,
     bad_request, server_error, http_error, invalid_response, connection_error.
     """
 
@@ -92,7 +113,7 @@ class HTTPResponse:
 class SGLangClient:
     """HTTP(S) client for one SGLang endpoint, reusing one keep-alive connection."""
 
-    def __init__(self, base_url=DEFAULT_BASE_URL, api_key=None, timeout=60.0, validate_certs=True):
+    def __init__(self, base_url=DEFAULT_BASE_URL, api_key=None, timeout=60.0, validate_certs=True, ca_path=None):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SGLangError(
@@ -106,16 +127,32 @@ class SGLangClient:
         self.api_key = api_key
         self.timeout = timeout
         self.validate_certs = validate_certs
+        self.ca_path = ca_path
         self._conn = None
 
     # -- connection handling -------------------------------------------------
+    def ssl_context(self):
+        """The TLS context for an https:// base_url (None for http://); shared with sglang_http_async."""
+        if self.scheme != "https":
+            return None
+        context = ssl.create_default_context()
+        if self.ca_path:
+            try:
+                if os.path.isdir(self.ca_path):
+                    context.load_verify_locations(capath=self.ca_path)
+                else:
+                    context.load_verify_locations(cafile=self.ca_path)
+            except (OSError, ssl.SSLError) as exc:
+                raise SGLangError("Cannot load the CA certificates from ca_path %s: %s" % (self.ca_path, exc),
+                                  "bad_request")
+        if not self.validate_certs:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
     def _new_connection(self, timeout):
         if self.scheme == "https":
-            context = ssl.create_default_context()
-            if not self.validate_certs:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context())
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def close(self):
@@ -171,11 +208,10 @@ class SGLangClient:
     def _connection_error(self, exc, timeout):
         if isinstance(exc, ConnectionRefusedError):
             return SGLangError(
-                "Connection refused by %s: nothing listens there yet. While SGLang loads weights and "
-                "captures CUDA graphs (10-45 min on a first start) this is expected; otherwise check "
-                "that the container runs and publishes the port." % self.base_url,
-                "connection_refused",
-                hint="Wait for 'The server is fired up and ready to roll!' in the container log.")
+                "Connection refused by %s: nothing listens there yet. If the container was just started, the "
+                "server is still loading (weights download/load and CUDA-graph capture take 10-45 min on a first "
+                "start); otherwise check that the container runs and publishes the port." % self.base_url,
+                "connection_refused", hint=STILL_LOADING)
         if isinstance(exc, ssl.SSLError):
             return SGLangError(
                 "TLS error talking to %s: %s. Set validate_certs=false only for a trusted self-signed "
@@ -223,8 +259,9 @@ class SGLangClient:
             return SGLangError("HTTP 404 from %s: %s" % (where, detail), "not_found", status, body)
         if status == 503:
             return SGLangError(
-                "HTTP 503 from %s: the server is up but not ready (warm-up not finished, or unhealthy)." % where,
-                "server_error", status, body)
+                "HTTP 503 from %s: the server is up but not ready; it is still loading (warm-up not finished) "
+                "or it is unhealthy. %s" % (where, STILL_LOADING),
+                "not_ready", status, body, hint=STILL_LOADING)
         if 400 <= status < 500:
             return SGLangError("HTTP %d from %s: %s" % (status, where, detail), "bad_request", status, body)
         if status >= 500:
@@ -333,6 +370,7 @@ def client_from_module(module):
         api_key=params.get("api_key"),
         timeout=params["timeout"],
         validate_certs=params["validate_certs"],
+        ca_path=params.get("ca_path"),
     )
 
 
