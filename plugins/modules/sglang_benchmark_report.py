@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to dgx_station.inference
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: sglang_benchmark_report
+short_description: Write benchmark reports (JSON, CSV, Markdown, HTML) per Station and for the fleet
+version_added: 0.1.0
+description:
+  - Turns the results of M(dgx_station.inference.sglang_benchmark) into report files, normally on the
+    controller (delegated to localhost).
+  - Per Station, in O(dest)/<station>/ - C(report.json) (schema_version 1, the schema is
+    C(docs/schemas/benchmark-report.schema.json) in the collection), C(per_turn.csv), C(summary.md) (the
+    runbook's per-turn table plus TTFT and the SLO verdict) and C(report.html), a self-contained page
+    with inline SVG plots (no script, no external file; it opens offline).
+  - With O(fleet=true), also O(dest)/fleet/ with the same four files over all Stations - a row per
+    Station, the spread, Stations more than 2 x MAD from the fleet median, and one plot line per Station.
+  - Judges each Station against the thresholds in O(slo) and returns the verdicts.
+author:
+  - DGX Station inference maintainers (@dgx-station)
+options:
+  results:
+    description:
+      - Station name to the registered result of M(dgx_station.inference.sglang_benchmark).
+    type: dict
+    required: true
+  dest:
+    description: Directory the report directories are written to (created when missing).
+    type: path
+    required: true
+  run_name:
+    description: Name of the run (for example the preset), shown in the reports.
+    type: str
+    default: benchmark
+  station_reports:
+    description: Write O(dest)/<station>/ for every Station in O(results).
+    type: bool
+    default: true
+  fleet:
+    description: Write the fleet report to O(dest)/fleet/.
+    type: bool
+    default: false
+  slo:
+    description:
+      - Thresholds; unset (null) ones are not checked. Without any the verdict is C(no_slo).
+    type: dict
+    default: {}
+    suboptions:
+      ttft_p90_ms:
+        description: Highest acceptable TTFT p90 (ms).
+        type: float
+      e2e_p90_ms:
+        description: Highest acceptable end-to-end latency p90 (ms).
+        type: float
+      tpot_p90_ms:
+        description: Highest acceptable TPOT p90 (ms).
+        type: float
+      min_cache_hit_rate:
+        description:
+          - Lowest acceptable overall cache hit rate (sum cached / sum prompt tokens).
+          - Not applicable (passes) for models whose prefix cache is not expected to carry over
+            (hybrid models in the collection's model presets).
+        type: float
+      max_error_rate:
+        description: Highest acceptable error rate (errors / requests).
+        type: float
+      min_structured_valid_rate:
+        description: Lowest acceptable fraction of schema-valid structured outputs.
+        type: float
+      fail_on_client_bound:
+        description: Fail the verdict when the benchmark client limited the run.
+        type: bool
+        default: false
+  schema_file:
+    description:
+      - JSON schema to validate every generated C(report.json) against before writing; the module fails
+        when one does not validate. Needs C(jsonschema); skipped (with a warning) when it is missing.
+    type: path
+extends_documentation_fragment:
+  - dgx_station.inference.attributes.FACTS
+attributes:
+  check_mode:
+    support: full
+    description: In check mode the reports are built and judged but no file is written.
+notes:
+  - C(changed) is true when a report file was written or its content changed.
+seealso:
+  - module: dgx_station.inference.sglang_benchmark
+"""
+
+EXAMPLES = r"""
+- name: Reports of this Station on the controller
+  dgx_station.inference.sglang_benchmark_report:
+    results: "{{ {inventory_hostname: bench} }}"
+    dest: "{{ playbook_dir }}/benchmark-reports/runbook"
+    run_name: runbook
+    slo:
+      ttft_p90_ms: 500
+      max_error_rate: 0.0
+  delegate_to: localhost
+
+- name: Fleet report over every Station of the play
+  dgx_station.inference.sglang_benchmark_report:
+    results: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'bench'))) }}"
+    dest: "{{ playbook_dir }}/benchmark-reports/runbook"
+    station_reports: false
+    fleet: true
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+verdicts:
+  description: Station name to its verdict (C(pass), C(fail) or C(no_slo)).
+  returned: always
+  type: dict
+  sample: {station1: pass, station2: fail}
+failed_stations:
+  description: Stations whose verdict is C(fail).
+  returned: always
+  type: list
+  elements: str
+reasons:
+  description: Station name to the messages of its failed checks.
+  returned: always
+  type: dict
+fleet_verdict:
+  description: C(fail) when any Station fails, else C(pass) (C(no_slo) without thresholds).
+  returned: when O(fleet=true)
+  type: str
+files:
+  description: Files written (or that would be written in check mode).
+  returned: always
+  type: list
+  elements: str
+summary_md:
+  description: The Markdown summary (the fleet one with O(fleet=true), else that of the only or last Station).
+  returned: always
+  type: str
+"""
+
+import json
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_report as br
+
+JSONSCHEMA_IMPORT_ERROR = None
+try:
+    import jsonschema
+    HAS_JSONSCHEMA = True
+except ImportError:
+    HAS_JSONSCHEMA = False
+    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
+
+
+def _write(module, path, text, files):
+    files.append(path)
+    try:
+        with open(path, "r") as handle:
+            if handle.read() == text:
+                return False
+    except (IOError, OSError):
+        pass
+    if module.check_mode:
+        return True
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.rename(tmp, path)
+    return True
+
+
+def main():
+    slo_spec = dict(
+        ttft_p90_ms=dict(type="float"),
+        e2e_p90_ms=dict(type="float"),
+        tpot_p90_ms=dict(type="float"),
+        min_cache_hit_rate=dict(type="float"),
+        max_error_rate=dict(type="float"),
+        min_structured_valid_rate=dict(type="float"),
+        fail_on_client_bound=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(
+        argument_spec=dict(
+            results=dict(type="dict", required=True),
+            dest=dict(type="path", required=True),
+            run_name=dict(type="str", default="benchmark"),
+            station_reports=dict(type="bool", default=True),
+            fleet=dict(type="bool", default=False),
+            slo=dict(type="dict", default={}, options=slo_spec),
+            schema_file=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    slo = params["slo"] or {}
+    validator = None
+    if params["schema_file"]:
+        if not HAS_JSONSCHEMA:
+            module.warn(missing_required_lib("jsonschema", reason="to validate the reports; not validated"))
+        else:
+            try:
+                with open(params["schema_file"]) as handle:
+                    schema = json.load(handle)
+            except (IOError, OSError, ValueError) as exc:
+                module.fail_json(msg="Cannot read schema_file %s: %s" % (params["schema_file"], exc))
+            validator = jsonschema.validators.validator_for(schema)(schema)
+
+    reports = []
+    for host, result in sorted(params["results"].items()):
+        if not isinstance(result, dict) or "summary" not in result:
+            reason = result.get("msg") if isinstance(result, dict) else None
+            module.fail_json(msg="results[%s] is not a sglang_benchmark result%s" % (
+                host, " (%s)" % reason if reason else " (did the benchmark run, or was it skipped in check mode?)"))
+        reports.append(br.station_report(host, result, params["run_name"], slo))
+
+    def check(doc, what):
+        if validator is None:
+            return
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        if errors:
+            module.fail_json(msg="The %s report does not validate against %s: %s at %s" % (
+                what, params["schema_file"], errors[0].message, "/".join(str(p) for p in errors[0].absolute_path)))
+
+    files = []
+    changed = False
+    summary_md = ""
+    try:
+        if params["station_reports"]:
+            for report in reports:
+                check(report, report["host"])
+                for name, text in br.station_files(report).items():
+                    changed |= _write(module, os.path.join(params["dest"], report["host"], name), text, files)
+                summary_md = br.station_markdown(report)
+        result = dict(
+            verdicts=dict((r["host"], r["verdict"]["status"]) for r in reports),
+            failed_stations=[r["host"] for r in reports if r["verdict"]["status"] == "fail"],
+            reasons=dict((r["host"], r["verdict"]["reasons"]) for r in reports),
+        )
+        if params["fleet"]:
+            fleet = br.fleet_report(reports, params["run_name"], slo)
+            check(fleet, "fleet")
+            for name, text in br.fleet_files(fleet).items():
+                changed |= _write(module, os.path.join(params["dest"], "fleet", name), text, files)
+            summary_md = br.fleet_markdown(fleet)
+            result["fleet_verdict"] = fleet["verdict"]["status"]
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="Cannot write the reports under %s: %s" % (params["dest"], exc), files=files)
+    module.exit_json(changed=changed, files=files, summary_md=summary_md, **result)
+
+
+if __name__ == "__main__":
+    main()
