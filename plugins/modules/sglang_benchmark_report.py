@@ -99,7 +99,7 @@ EXAMPLES = r"""
 - name: Reports of this Station on the controller
   dgx_station.inference.sglang_benchmark_report:
     results: "{{ {inventory_hostname: bench} }}"
-    dest: "{{ playbook_dir }}/benchmark-reports/runbook"
+    dest: "{{ playbook_dir }}/../reports/benchmark/runbook"
     run_name: runbook
     slo:
       ttft_p90_ms: 500
@@ -109,7 +109,7 @@ EXAMPLES = r"""
 - name: Fleet report over every Station of the play
   dgx_station.inference.sglang_benchmark_report:
     results: "{{ dict(ansible_play_hosts | zip(ansible_play_hosts | map('extract', hostvars, 'bench'))) }}"
-    dest: "{{ playbook_dir }}/benchmark-reports/runbook"
+    dest: "{{ playbook_dir }}/../reports/benchmark/runbook"
     station_reports: false
     fleet: true
   delegate_to: localhost
