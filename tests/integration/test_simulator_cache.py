@@ -1,0 +1,204 @@
+"""Prefix-cache arithmetic of the simulator: computed from a radix tree, page-aligned, evicted, flushed."""
+import json
+import re
+import threading
+import time
+
+from _sim_http import chat, post_json, request
+
+WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+         "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+
+
+def text(n, offset=0):
+    return " ".join(WORDS[(i + offset) % len(WORDS)] + str(i) for i in range(n))
+
+
+def complete(sim, prompt, max_tokens=4):
+    status, data = post_json(sim.base_url, "/v1/completions", {"prompt": prompt, "max_tokens": max_tokens,
+                                                               "ignore_eos": True})
+    assert status == 200, data
+    return data["usage"]["prompt_tokens"], data["usage"]["prompt_tokens_details"]["cached_tokens"]
+
+
+def prefill_cached(logs):
+    return [int(x) for x in re.findall(r"#cached-token: (\d+)", logs)]
+
+
+def test_longer_shared_prefix_caches_more_and_repeat_caches_all_but_one(start_sim):
+    sim = start_sim()
+    base = text(120)
+    p1, c1 = complete(sim, base + " END one")
+    assert c1 == 0
+    _, c_short = complete(sim, text(40) + " tail two")
+    _, c_long = complete(sim, text(90) + " tail three")
+    assert 0 < c_short < c_long < p1
+    prompt, cached = complete(sim, base + " END one")
+    assert cached == prompt - 1  # at least one token is always recomputed
+    assert prefill_cached(sim.logs())[-1] == cached
+
+
+def test_multi_turn_reuses_prompt_and_generated_tokens(start_sim):
+    sim = start_sim()
+    msgs = [{"role": "system", "content": "You are terse. " + text(60)}, {"role": "user", "content": "Question one?"}]
+    t1 = chat(sim.base_url, msgs, max_tokens=40)
+    msgs2 = msgs + [{"role": "assistant", "content": t1["choices"][0]["message"]["content"]},
+                    {"role": "user", "content": "Question two?"}]
+    t2 = chat(sim.base_url, msgs2, max_tokens=40)
+    u1, u2 = t1["usage"], t2["usage"]
+    # the whole first turn, including the generated answer (EOS is not inserted), is a hit
+    assert u2["prompt_tokens_details"]["cached_tokens"] == u1["prompt_tokens"] + u1["completion_tokens"] - 1
+    # a different system prompt shares only the role marker (<|im_start|>, "system", "\n")
+    other = chat(sim.base_url, [{"role": "system", "content": "Different. " + text(60, 7)},
+                                {"role": "user", "content": "Question one?"}], max_tokens=5)
+    assert other["usage"]["prompt_tokens_details"]["cached_tokens"] <= 3
+
+
+def test_different_system_prompt_caches_nothing_with_pages(start_sim):
+    sim = start_sim("--page-size", "16")
+    a = chat(sim.base_url, [{"role": "system", "content": text(80)}, {"role": "user", "content": "Hi"}], max_tokens=3)
+    b = chat(sim.base_url, [{"role": "system", "content": text(80, 5)}, {"role": "user", "content": "Hi"}],
+             max_tokens=3)
+    assert a["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    assert b["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+
+
+def test_page_alignment(start_sim):
+    for page in (64, 16):
+        sim = start_sim("--page-size", str(page))
+        prompt = text(150)
+        complete(sim, prompt)
+        n, cached = complete(sim, prompt)
+        assert cached == ((n - 1) // page) * page and cached % page == 0 and cached <= n - 1
+        _, partial = complete(sim, text(70) + " other ending here")
+        assert partial % page == 0 and partial > 0
+        si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
+        assert si["page_size"] == page
+
+
+def test_disable_radix_cache(start_sim):
+    sim = start_sim("--disable-radix-cache")
+    prompt = text(100)
+    complete(sim, prompt)
+    _, cached = complete(sim, prompt)
+    assert cached == 0
+    assert set(prefill_cached(sim.logs())) == {0}
+
+
+def test_hybrid_preset_reports_zero(start_sim):
+    sim = start_sim(model="Qwen/Qwen3.6-35B-A3B")
+    msgs = [{"role": "system", "content": text(100)}, {"role": "user", "content": "Hi"}]
+    chat(sim.base_url, msgs, max_tokens=3)
+    again = chat(sim.base_url, msgs, max_tokens=3)
+    assert again["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}
+    logs = sim.logs()
+    assert set(prefill_cached(logs)) == {0} and "mamba usage:" in logs
+
+
+def test_lru_eviction_under_small_capacity(start_sim):
+    # each prompt is ~175 tokens; 450 tokens hold two of them (plus the warm-up request), not three
+    sim = start_sim(env={"SGLANG_SIM_KV_CAPACITY_TOKENS": "450"})
+    a, b, c = text(80, 1), text(80, 2) + " b", text(80, 3) + " c"
+    complete(sim, a)
+    complete(sim, b)
+    na, ca = complete(sim, a)
+    assert ca == na - 1  # both still cached, a is now the most recently used
+    complete(sim, c)  # needs room: evicts the least recently used leaves (warm-up, then b)
+    na, ca = complete(sim, a)
+    assert ca == na - 1  # a survived
+    _, cb = complete(sim, b)
+    assert cb == 0  # b was evicted
+    si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
+    assert si["max_total_num_tokens"] == 450
+
+
+def test_flush_cache(start_sim):
+    sim = start_sim(env={"SGLANG_SIM_DECODE_TOKENS_PER_S": "100"})
+    prompt = text(100)
+    complete(sim, prompt)
+    for method in ("POST", "GET"):
+        st, hdrs, body = request(sim.base_url, method, "/flush_cache")
+        assert st == 200 and hdrs["content-type"].startswith("text/plain")
+        assert body == ("Cache flushed.\nPlease check backend logs for more details. (When there are running or "
+                        "waiting requests, the operation will not be performed.)\n")
+    _, cached = complete(sim, prompt)
+    assert cached == 0
+    assert "Cache flushed successfully!" in sim.logs()
+    # refused while a request runs
+    t = threading.Thread(target=complete, args=(sim, text(30), 60))
+    t.start()
+    time.sleep(0.2)
+    st, _, body = request(sim.base_url, "POST", "/flush_cache")
+    assert st == 400 and body == "Flush cache failed.\n"
+    assert re.search(r"Cache not flushed because there are pending requests. #queue-req: 0, #running-req: 1",
+                     sim.logs())
+    st, _, _ = request(sim.base_url, "POST", "/flush_cache?timeout=5")
+    assert st == 200
+    t.join(10)
+
+
+def test_timing_cache_hits_and_queueing(start_sim):
+    sim = start_sim(env={"SGLANG_SIM_PREFILL_TOKENS_PER_S": "4000", "SGLANG_SIM_MAX_RUNNING": "2",
+                         "SGLANG_SIM_DECODE_TOKENS_PER_S": "200", "SGLANG_SIM_TTFT_MS": "20"})
+    prompt = text(300)
+    t0 = time.monotonic()
+    n, _ = complete(sim, prompt, 1)
+    cold = time.monotonic() - t0
+    t0 = time.monotonic()
+    complete(sim, prompt, 1)
+    warm = time.monotonic() - t0
+    assert cold > n / 4000.0 and warm < cold / 2
+    # 6 concurrent requests with a cap of 2: they queue, and the last waits for earlier ones
+    times = []
+
+    def one(i):
+        s = time.monotonic()
+        complete(sim, "q%d " % i + text(5), 20)
+        times.append(time.monotonic() - s)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(20)
+    assert max(times) > 2.5 * min(times)
+    assert max(int(x) for x in re.findall(r"#queue-req: (\d+)", sim.logs())) >= 1
+
+
+def test_chunked_prefill_spans_several_lines(start_sim):
+    sim = start_sim("--chunked-prefill-size", "64")
+    before = len(re.findall(r"Prefill batch", sim.logs()))
+    n, _ = complete(sim, text(100, 9))
+    lines = re.findall(r"Prefill batch, #new-seq: (\d+), #new-token: (\d+)", sim.logs())[before:]
+    new_tokens = [int(t) for _, t in lines]
+    assert len(lines) == -(-n // 64) and sum(new_tokens) == n and max(new_tokens) == 64
+
+
+def test_keep_alive_and_http10(start_sim):
+    import http.client
+    sim = start_sim()
+    conn = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
+    for i in range(3):
+        conn.request("POST", "/v1/completions", body=json.dumps({"prompt": "k%d" % i, "max_tokens": 2}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("connection") is None
+        json.loads(resp.read())
+    conn.request("POST", "/v1/completions", body=json.dumps({"prompt": "s", "max_tokens": 3, "stream": True}),
+                 headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.getheader("transfer-encoding") == "chunked" and resp.read().endswith(b"data: [DONE]\n\n")
+    conn.close()
+    import socket
+    s = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+    body = json.dumps({"prompt": "old", "max_tokens": 3, "stream": True}).encode()
+    s.sendall(b"POST /v1/completions HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+              % (len(body), body))
+    raw = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    s.close()
+    assert b"transfer-encoding" not in raw.lower() and raw.endswith(b"data: [DONE]\n\n")  # close-delimited

@@ -1,0 +1,5 @@
+import sys
+
+from sglang.cli.main import main
+
+sys.exit(main())

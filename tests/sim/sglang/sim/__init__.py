@@ -1,0 +1,1 @@
+"""Implementation of the SGLang simulator (asyncio HTTP server, scheduler, radix cache, faults)."""
