@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install the collections of requirements.yml into a collections path without Galaxy.
 
 Galaxy is not reachable from the project's machines, but PyPI is, and the `ansible`

@@ -112,8 +112,8 @@ def main():
         if proc is not None:
             proc.terminate()
             proc.wait(10)
-    ok = sum(1 for good, _ in results if good)
-    events = sum(n for _, n in results)
+    ok = sum(1 for good, unused_events in results if good)
+    events = sum(n for unused_ok, n in results)
     print("requests: %d ok / %d, concurrency %d, %d tokens each, %d SSE events" % (
         ok, len(results), args.concurrency, args.max_tokens, events))
     print("wall time: %.2f s, requests/s: %.1f" % (wall, len(results) / wall))

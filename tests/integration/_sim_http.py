@@ -37,12 +37,12 @@ def request(base_url, method, path, body=None, headers=None, timeout=30):
 
 
 def get_json(base_url, path, headers=None):
-    status, _, text = request(base_url, "GET", path, headers=headers)
+    status, unused_headers, text = request(base_url, "GET", path, headers=headers)
     return status, (json.loads(text) if text else None)
 
 
 def post_json(base_url, path, body, headers=None, timeout=30):
-    status, _, text = request(base_url, "POST", path, body, headers, timeout)
+    status, unused_headers, text = request(base_url, "POST", path, body, headers, timeout)
     return status, json.loads(text)
 
 

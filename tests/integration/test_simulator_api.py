@@ -149,19 +149,19 @@ def test_streaming_chunk_order(start_sim):
     assert list(usage["usage"]) == USAGE_KEYS and usage["usage"]["completion_tokens"] == 20
     # without include_usage: no usage chunk
     body.pop("stream_options")
-    _, _, events = sse(sim.base_url, "/v1/chat/completions", body)
+    st, hdrs, events = sse(sim.base_url, "/v1/chat/completions", body)
     assert all("usage" not in json.loads(e) for e in events[:-1])
     # the same text streamed and not streamed
     body2 = dict(body, stream=False)
-    _, full = post_json(sim.base_url, "/v1/chat/completions", body2)
+    st, full = post_json(sim.base_url, "/v1/chat/completions", body2)
     streamed = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1])
     assert streamed == full["choices"][0]["message"]["content"]
 
 
 def test_stream_usage_default_flag_and_completions(start_sim):
     sim = start_sim("--stream-response-default-include-usage")
-    _, _, events = sse(sim.base_url, "/v1/chat/completions",
-                       {"messages": [{"role": "user", "content": "x"}], "max_tokens": 3, "stream": True})
+    st, hdrs, events = sse(sim.base_url, "/v1/chat/completions",
+                           {"messages": [{"role": "user", "content": "x"}], "max_tokens": 3, "stream": True})
     assert json.loads(events[-2])["usage"]["completion_tokens"] == 3
     assert json.loads(events[0])["model"] == "default"
     # /v1/completions
@@ -169,8 +169,8 @@ def test_stream_usage_default_flag_and_completions(start_sim):
     assert status == 200 and data["object"] == "text_completion"
     assert list(data["choices"][0]) == ["index", "text", "logprobs", "finish_reason", "matched_stop"]
     assert data["usage"]["completion_tokens"] <= 16
-    _, _, events = sse(sim.base_url, "/v1/completions", {"prompt": "Once", "max_tokens": 5, "stream": True,
-                                                         "ignore_eos": True})
+    st, hdrs, events = sse(sim.base_url, "/v1/completions", {"prompt": "Once", "max_tokens": 5, "stream": True,
+                                                             "ignore_eos": True})
     chunks = [json.loads(e) for e in events[:-1]]
     assert chunks[0]["usage"] is None and chunks[0]["object"] == "text_completion"
     last = chunks[-1]
@@ -184,7 +184,7 @@ def test_errors_match_sglang(start_sim):
     url = sim.base_url
 
     def expect(status, body, etype, message, path="/v1/chat/completions", headers=None):
-        st, _, text = request(url, "POST", path, body, headers)
+        st, hdrs, text = request(url, "POST", path, body, headers)
         data = json.loads(text)
         assert st == status, text
         assert list(data) == ["object", "message", "type", "param", "code"]
@@ -220,15 +220,15 @@ def test_errors_match_sglang(start_sim):
     # a bad grammar while streaming is an SSE error event after a 200
     body = dict(STEP8, stream=True, response_format={"type": "json_schema", "json_schema": {
         "name": "x", "schema": {"type": "frobnicate"}}})
-    status, _, events = sse(url, "/v1/chat/completions", body)
+    status, hdrs, events = sse(url, "/v1/chat/completions", body)
     assert status == 200 and events[-1] == "[DONE]"
     err = json.loads(events[0])["error"]
     assert err["type"] == "BAD_REQUEST" and err["code"] == 400
     assert "Failed to compile json_schema grammar" in sim.logs()
     # unknown route / method
-    st, _, text = request(url, "GET", "/nope")
+    st, hdrs, text = request(url, "GET", "/nope")
     assert st == 404 and json.loads(text) == {"detail": "Not Found"}
-    st, _, text = request(url, "GET", "/v1/chat/completions")
+    st, hdrs, text = request(url, "GET", "/v1/chat/completions")
     assert st == 405 and json.loads(text) == {"detail": "Method Not Allowed"}
 
 
@@ -297,7 +297,7 @@ def test_info_endpoints(start_sim):
     assert list(si)[-2:] == ["version", "frontend"]
     assert get_json(sim.base_url, "/get_server_info")[0] == 200
     for path in ("/health", "/health_generate", "/ready"):
-        st, _, text = request(sim.base_url, "GET", path)
+        st, hdrs, text = request(sim.base_url, "GET", path)
         assert st == 200 and text == ""
     st, hdrs, text = request(sim.base_url, "GET", "/metrics")
     assert st == 404 and json.loads(text) == {"detail": "Not Found"}
@@ -306,17 +306,17 @@ def test_info_endpoints(start_sim):
 def test_api_key(start_sim):
     sim = start_sim("--api-key", "sekret", "--enable-metrics")
     body = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
-    st, _, text = request(sim.base_url, "POST", "/v1/chat/completions", body)
+    st, hdrs, text = request(sim.base_url, "POST", "/v1/chat/completions", body)
     assert st == 401 and text == '{"error":"Unauthorized"}'
-    st, _, _ = request(sim.base_url, "POST", "/v1/chat/completions", body,
-                       {"Authorization": "bearer sekret"})
+    st, hdrs, text = request(sim.base_url, "POST", "/v1/chat/completions", body,
+                             {"Authorization": "bearer sekret"})
     assert st == 200
     assert request(sim.base_url, "GET", "/model_info")[0] == 401
     assert request(sim.base_url, "GET", "/v1/models", headers={"Authorization": "Bearer nope"})[0] == 401
     for path in ("/health", "/health_generate", "/ready", "/metrics"):
         assert request(sim.base_url, "GET", path)[0] == 200, path
     assert request(sim.base_url, "POST", "/flush_cache")[0] == 401
-    _, si = get_json(sim.base_url, "/server_info", {"Authorization": "Bearer sekret"})
+    st, si = get_json(sim.base_url, "/server_info", {"Authorization": "Bearer sekret"})
     assert si["api_key"] == "sekret" and "sekret" not in si["launch_command"]
 
 
@@ -338,7 +338,7 @@ def test_reasoning_parser(start_sim):
                 chat_template_kwargs={"enable_thinking": False})
     assert data["choices"][0]["message"]["reasoning_content"] is None
     body = {"messages": [{"role": "user", "content": "think"}], "stream": True, "max_tokens": 2000}
-    _, _, events = sse(sim.base_url, "/v1/chat/completions", body)
+    st, hdrs, events = sse(sim.base_url, "/v1/chat/completions", body)
     deltas = [json.loads(e)["choices"][0]["delta"] for e in events[1:-1]]
     assert deltas[0]["reasoning_content"] and "content" not in deltas[0]
 

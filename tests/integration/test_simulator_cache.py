@@ -30,8 +30,8 @@ def test_longer_shared_prefix_caches_more_and_repeat_caches_all_but_one(start_si
     base = text(120)
     p1, c1 = complete(sim, base + " END one")
     assert c1 == 0
-    _, c_short = complete(sim, text(40) + " tail two")
-    _, c_long = complete(sim, text(90) + " tail three")
+    unused_prompt, c_short = complete(sim, text(40) + " tail two")
+    unused_prompt, c_long = complete(sim, text(90) + " tail three")
     assert 0 < c_short < c_long < p1
     prompt, cached = complete(sim, base + " END one")
     assert cached == prompt - 1  # at least one token is always recomputed
@@ -70,7 +70,7 @@ def test_page_alignment(start_sim):
         complete(sim, prompt)
         n, cached = complete(sim, prompt)
         assert cached == ((n - 1) // page) * page and cached % page == 0 and cached <= n - 1
-        _, partial = complete(sim, text(70) + " other ending here")
+        unused_prompt, partial = complete(sim, text(70) + " other ending here")
         assert partial % page == 0 and partial > 0
         si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
         assert si["page_size"] == page
@@ -80,7 +80,7 @@ def test_disable_radix_cache(start_sim):
     sim = start_sim("--disable-radix-cache")
     prompt = text(100)
     complete(sim, prompt)
-    _, cached = complete(sim, prompt)
+    unused_prompt, cached = complete(sim, prompt)
     assert cached == 0
     assert set(prefill_cached(sim.logs())) == {0}
 
@@ -106,7 +106,7 @@ def test_lru_eviction_under_small_capacity(start_sim):
     complete(sim, c)  # needs room: evicts the least recently used leaves (warm-up, then b)
     na, ca = complete(sim, a)
     assert ca == na - 1  # a survived
-    _, cb = complete(sim, b)
+    unused_prompt, cb = complete(sim, b)
     assert cb == 0  # b was evicted
     si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
     assert si["max_total_num_tokens"] == 450
@@ -121,18 +121,18 @@ def test_flush_cache(start_sim):
         assert st == 200 and hdrs["content-type"].startswith("text/plain")
         assert body == ("Cache flushed.\nPlease check backend logs for more details. (When there are running or "
                         "waiting requests, the operation will not be performed.)\n")
-    _, cached = complete(sim, prompt)
+    unused_prompt, cached = complete(sim, prompt)
     assert cached == 0
     assert "Cache flushed successfully!" in sim.logs()
     # refused while a request runs
     t = threading.Thread(target=complete, args=(sim, text(30), 60))
     t.start()
     time.sleep(0.2)
-    st, _, body = request(sim.base_url, "POST", "/flush_cache")
+    st, unused_headers, body = request(sim.base_url, "POST", "/flush_cache")
     assert st == 400 and body == "Flush cache failed.\n"
     assert re.search(r"Cache not flushed because there are pending requests. #queue-req: 0, #running-req: 1",
                      sim.logs())
-    st, _, _ = request(sim.base_url, "POST", "/flush_cache?timeout=5")
+    st, unused_headers, body = request(sim.base_url, "POST", "/flush_cache?timeout=5")
     assert st == 200
     t.join(10)
 
@@ -142,7 +142,7 @@ def test_timing_cache_hits_and_queueing(start_sim):
                          "SGLANG_SIM_DECODE_TOKENS_PER_S": "200", "SGLANG_SIM_TTFT_MS": "20"})
     prompt = text(300)
     t0 = time.monotonic()
-    n, _ = complete(sim, prompt, 1)
+    n, unused_cached = complete(sim, prompt, 1)
     cold = time.monotonic() - t0
     t0 = time.monotonic()
     complete(sim, prompt, 1)
@@ -168,9 +168,9 @@ def test_timing_cache_hits_and_queueing(start_sim):
 def test_chunked_prefill_spans_several_lines(start_sim):
     sim = start_sim("--chunked-prefill-size", "64")
     before = len(re.findall(r"Prefill batch", sim.logs()))
-    n, _ = complete(sim, text(100, 9))
+    n, unused_cached = complete(sim, text(100, 9))
     lines = re.findall(r"Prefill batch, #new-seq: (\d+), #new-token: (\d+)", sim.logs())[before:]
-    new_tokens = [int(t) for _, t in lines]
+    new_tokens = [int(t) for unused_seqs, t in lines]
     assert len(lines) == -(-n // 64) and sum(new_tokens) == n and max(new_tokens) == 64
 
 

@@ -18,7 +18,8 @@ ALL_FLAGS = [
 
 
 def run(args, timeout=10):
-    return subprocess.run([sys.executable, SIM_BIN] + args, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, SIM_BIN] + args, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def test_unknown_flag_is_an_argparse_error():
@@ -33,7 +34,7 @@ def test_unknown_flag_is_an_argparse_error():
     assert out.returncode == 2 and "the following arguments are required: --model-path" in out.stderr
     env = dict(os.environ, PYTHONPATH=SIM_DIR)
     out = subprocess.run([sys.executable, "-m", "sglang.launch_server", "--model-path", "m", "--frob"],
-                         capture_output=True, text=True, env=env, timeout=10)
+                         capture_output=True, text=True, env=env, timeout=10, check=False)
     assert out.returncode == 2 and "launch_server.py: error: unrecognized arguments: --frob" in out.stderr
     assert run(["version"]).stdout.strip() == "sglang version: 0.5.23"
 
@@ -51,15 +52,15 @@ def test_every_listed_flag_is_accepted_and_resolved(start_sim):
                 "mem_fraction_static": 0.85, "attention_backend": "flashinfer", "enable_cache_report": True}
     for k, v in expected.items():
         assert si[k] == v, k
-    st, _, text = request(sim.base_url, "POST", "/v1/chat/completions",
-                          {"messages": [{"role": "user", "content": "x"}], "max_tokens": 30, "ignore_eos": True},
-                          headers=auth)
+    st, hdrs, text = request(sim.base_url, "POST", "/v1/chat/completions",
+                             {"messages": [{"role": "user", "content": "x"}], "max_tokens": 30, "ignore_eos": True},
+                             headers=auth)
     assert st == 200
     logs = sim.logs()
     assert "Receive: obj=" in logs and "Finish: obj=" in logs
     # allow-auto-truncate: an over-long prompt is truncated instead of rejected
-    st, _, text = request(sim.base_url, "POST", "/v1/chat/completions",
-                          {"messages": [{"role": "user", "content": "w " * 9000}], "max_tokens": 3}, headers=auth)
+    st, hdrs, text = request(sim.base_url, "POST", "/v1/chat/completions",
+                             {"messages": [{"role": "user", "content": "w " * 9000}], "max_tokens": 3}, headers=auth)
     assert st == 200, text
 
 

@@ -180,9 +180,9 @@ def test_error_rate_is_deterministic(start_sim):
 
 def test_stream_error_after_chunks(start_sim):
     sim = start_sim(env={"SGLANG_SIM_STREAM_ERROR_AFTER_CHUNKS": "2", "SGLANG_SIM_DECODE_TOKENS_PER_S": "200"})
-    status, _, events = sse(sim.base_url, "/v1/chat/completions",
-                            {"messages": [{"role": "user", "content": "x"}], "max_tokens": 100, "ignore_eos": True,
-                             "stream": True})
+    status, hdrs, events = sse(sim.base_url, "/v1/chat/completions",
+                               {"messages": [{"role": "user", "content": "x"}], "max_tokens": 100, "ignore_eos": True,
+                                "stream": True})
     assert status == 200 and events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"

@@ -13,7 +13,7 @@ def scrape(sim):
     types, samples = {}, []
     for line in text.splitlines():
         if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ", 3)
+            unused_hash, unused_type, name, kind = line.split(" ", 3)
             types[name] = kind
         elif line and not line.startswith("#"):
             m = LINE.match(line)
@@ -47,35 +47,35 @@ def test_metric_names_types_labels(start_sim):
     }
     for name, kind in expected.items():
         assert types.get(name) == kind, name
-    for name, labels, _ in samples:
+    for name, unused_labels, unused_value in samples:
         assert name.startswith("sglang:")
-    sched = [lab for n, lab, _ in samples if n == "sglang:num_running_reqs"][0]
+    sched = [lab for n, lab, unused_value in samples if n == "sglang:num_running_reqs"][0]
     assert sched == {"model_name": "served", "engine_type": "unified", "tp_rank": "0", "pp_rank": "0",
                      "moe_ep_rank": "0"}
-    tok = [lab for n, lab, _ in samples if n == "sglang:prompt_tokens_total"][0]
+    tok = [lab for n, lab, unused_value in samples if n == "sglang:prompt_tokens_total"][0]
     assert tok == {"model_name": "served", "engine_type": "unified", "is_streaming": "false"}
-    modes = {lab["mode"] for n, lab, _ in samples if n == "sglang:prefill_effective_tokens_total"}
+    modes = {lab["mode"] for n, lab, unused_value in samples if n == "sglang:prefill_effective_tokens_total"}
     assert modes == {"input", "device_hit", "host_hit", "storage_hit"}
     assert value(samples, "sglang:page_size") == 1
     assert value(samples, "sglang:context_len") == 8192
     si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
     assert value(samples, "sglang:max_total_num_tokens") == si["max_total_num_tokens"]
-    buckets = [lab["le"] for n, lab, _ in samples if n == "sglang:time_to_first_token_seconds_bucket"]
+    buckets = [lab["le"] for n, lab, unused_value in samples if n == "sglang:time_to_first_token_seconds_bucket"]
     assert buckets[0] == "0.1" and buckets[-1] == "+Inf"
 
 
 def test_counters_count(start_sim):
     sim = start_sim("--enable-metrics")
-    _, before = scrape(sim)
+    unused_types, before = scrape(sim)
     msgs = [{"role": "system", "content": " ".join("sys%d" % i for i in range(80))},
             {"role": "user", "content": "q"}]
     a = chat(sim.base_url, msgs, max_tokens=7, ignore_eos=True)
     b = chat(sim.base_url, msgs, max_tokens=5, ignore_eos=True)
-    _, _, events = sse(sim.base_url, "/v1/chat/completions",
-                       {"messages": msgs, "max_tokens": 3, "ignore_eos": True, "stream": True,
-                        "stream_options": {"include_usage": True}})
+    st, hdrs, events = sse(sim.base_url, "/v1/chat/completions",
+                           {"messages": msgs, "max_tokens": 3, "ignore_eos": True, "stream": True,
+                            "stream_options": {"include_usage": True}})
     c = json.loads(events[-2])["usage"]
-    _, after = scrape(sim)
+    unused_types, after = scrape(sim)
 
     def delta(name, **labels):
         return value(after, name, **labels) - value(before, name, **labels)
@@ -97,5 +97,5 @@ def test_counters_count(start_sim):
     assert value(after, "sglang:num_running_reqs") == 0
     # structured-output requests count separately
     chat(sim.base_url, [{"role": "user", "content": "j"}], response_format={"type": "json_object"})
-    _, last = scrape(sim)
+    unused_types, last = scrape(sim)
     assert value(last, "sglang:num_so_requests_total") - value(after, "sglang:num_so_requests_total") == 1

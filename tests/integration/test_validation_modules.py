@@ -23,7 +23,7 @@ def run_module(module, args, tmp_path, check=False):
            "-m", "dgx_station.inference." + module, "-a", text, "-o"]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=120, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("localhost | ") and "=>" in line:
             status, _sep, payload = line.partition(" => ")
@@ -46,7 +46,7 @@ def test_smoke_passes(start_sim, tmp_path):
 def test_cache_check_hits_with_log_line(start_sim, tmp_path):
     sim = start_sim()
     failed, result = run_module("sglang_cache_check", {"base_url": sim.base_url, "flush_cache": True,
-                                                      "log_file": sim.log_path}, tmp_path)
+                                                       "log_file": sim.log_path}, tmp_path)
     assert not failed, result.get("msg")
     assert result["applicable"] is True and result["cache_hit"] is True and result["flushed"] is True
     turn1, turn2 = result["turns"]
@@ -150,7 +150,7 @@ def run_validate_playbook(tmp_path, sims, check=False):
            os.path.join(REPO_ROOT, "playbooks", "validate.yml")]
     if check:
         cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300, check=False)
     reports = {}
     if report_dir.is_dir():
         for path in report_dir.iterdir():

@@ -266,7 +266,7 @@ class App:
         if not key:
             return True
         auth = req.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
+        scheme, _sep, token = auth.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), key.encode())
 
     async def handle(self, req, resp):

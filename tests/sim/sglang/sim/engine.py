@@ -240,8 +240,8 @@ class Engine:
                 self.chunked = r
         if not batch:
             return False
-        new_tokens = sum(t for _, t, _ in batch)
-        cached = sum(r.prefix_len for r, _, first in batch if first)
+        new_tokens = sum(take for unused_req, take, unused_first in batch)
+        cached = sum(r.prefix_len for r, unused_take, first in batch if first)
         now = time.monotonic()
         gap = max(now - self._last_prefill_log, 1e-6)
         self._last_prefill_log = now
@@ -262,7 +262,7 @@ class Engine:
         while self.hung:
             await asyncio.get_running_loop().create_future()
         now = time.monotonic()
-        for r, take, _ in batch:
+        for r, take, unused_first in batch:
             if r.aborted:
                 continue
             r.prefilled += take

@@ -22,7 +22,7 @@ class Request:
         self.headers = headers
         self.body = body
         self.client = client
-        path, _, qs = target.partition("?")
+        path, _sep, qs = target.partition("?")
         self.path = unquote(path)
         self.query = {k: v[-1] for k, v in parse_qs(qs).items()}
 
@@ -130,7 +130,7 @@ class Connection:
                 for line in lines[1:]:
                     if not line:
                         continue
-                    k, _, v = line.partition(":")
+                    k, _sep, v = line.partition(":")
                     headers[k.strip().lower()] = v.strip()
                 conn_hdr = headers.get("connection", "").lower()
                 self.keep_alive = (version == "1.1" and conn_hdr != "close") or (
@@ -202,6 +202,6 @@ async def request(host, port, method, path, body=None, headers=None, timeout=30.
         raw = await asyncio.wait_for(reader.read(), timeout)
     finally:
         writer.close()
-    head, _, rest = raw.partition(b"\r\n\r\n")
+    head, _sep, rest = raw.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1]) if head else 0
     return status, rest

@@ -425,9 +425,9 @@ async def serve(args, cfg, sargs):
             logs.log("The server is fired up and ready to roll!", prefix="")
             return
         try:
-            for _ in range(120):
+            for unused_attempt in range(120):
                 try:
-                    st, _ = await request(host, args.port, "GET", "/model_info", headers=headers)
+                    st, unused_body = await request(host, args.port, "GET", "/model_info", headers=headers)
                     if st == 200:
                         break
                 except OSError:

@@ -91,7 +91,10 @@ class Metrics:
         sched = (("model_name", model_name), ("engine_type", "unified"), ("tp_rank", "0"), ("pp_rank", "0"),
                  ("moe_ep_rank", "0"))
         tok = (("model_name", model_name), ("engine_type", "unified"))
-        g = lambda n, d, extra=(): Gauge("sglang:" + n, "gauge", d, sched, extra)  # noqa: E731
+
+        def g(n, d, extra=()):
+            return Gauge("sglang:" + n, "gauge", d, sched, extra)
+
         self.num_running_reqs = g("num_running_reqs", "The number of running requests.")
         self.num_queue_reqs = g("num_queue_reqs", "The number of requests in the waiting queue.")
         self.num_grammar_queue_reqs = g("num_grammar_queue_reqs", "The number of requests in the grammar waiting queue.")
@@ -105,7 +108,10 @@ class Metrics:
         self.max_total_num_tokens = g("max_total_num_tokens", "Maximum total number of tokens in the KV cache pool.")
         self.context_len = g("context_len", "The context length.")
         self.page_size = g("page_size", "The page size of the KV cache.")
-        c = lambda n, d, extra=(), labels=tok: Counter("sglang:" + n, "counter", d, labels, extra)  # noqa: E731
+
+        def c(n, d, extra=(), labels=tok):
+            return Counter("sglang:" + n, "counter", d, labels, extra)
+
         self.prompt_tokens = c("prompt_tokens", "Number of prefill tokens processed.", ("is_streaming",))
         self.generation_tokens = c("generation_tokens", "Number of generation tokens processed.", ("is_streaming",))
         self.cached_tokens = c("cached_tokens", "Number of cached prompt tokens.", ("cache_source",))
@@ -116,7 +122,10 @@ class Metrics:
         self.prefill_effective_tokens = c("prefill_effective_tokens", "Prefill tokens by source.", ("mode",), sched)
         for mode in ("input", "device_hit", "host_hit", "storage_hit"):
             self.prefill_effective_tokens.inc(0, mode=mode)
-        h = lambda n, d, b, extra=(), labels=tok: Histogram("sglang:" + n, d, labels, b, extra)  # noqa: E731
+
+        def h(n, d, b, extra=(), labels=tok):
+            return Histogram("sglang:" + n, d, labels, b, extra)
+
         self.ttft = h("time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS,
                       ("is_streaming",))
         self.itl = h("inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS)

@@ -135,7 +135,7 @@ class RadixCache:
         heapq.heapify(leaves)
         freed = 0
         while freed < num_tokens and leaves:
-            _, _, leaf = heapq.heappop(leaves)
+            unused_access, unused_id, leaf = heapq.heappop(leaves)
             parent = leaf.parent
             del parent.children[self._child_key(leaf.key)]
             freed += len(leaf.key)

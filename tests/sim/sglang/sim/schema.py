@@ -69,7 +69,7 @@ _NAMES = ["Python", "Rust", "Go", "Java", "Kotlin", "Swift", "Haskell", "Julia",
 
 
 def _words(rng, n):
-    return " ".join(rng.choice(tokenizer._WORDS) for _ in range(n))
+    return " ".join(rng.choice(tokenizer._WORDS) for unused_i in range(n))
 
 
 def _string(node, rng, key):
@@ -177,7 +177,7 @@ def generate(schema, rng, root=None, key=None, depth=0):
         if isinstance(hi, int):
             n = min(n, hi)
         items = schema.get("items", {})
-        return [generate(items, rng, root, key, depth + 1) for _ in range(max(n, lo))]
+        return [generate(items, rng, root, key, depth + 1) for unused_i in range(max(n, lo))]
     if t == "string":
         return _string(schema, rng, key)
     if t == "integer":

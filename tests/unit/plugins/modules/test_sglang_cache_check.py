@@ -18,7 +18,7 @@ def test_two_turns_hit_with_log_file(run_module, tmp_path):
     log.write_text("[2026-11-27 09:00:00] Prefill batch, #new-seq: 1, #new-token: 212, #cached-token: 0, old run\n")
     with replay("cache_two_turns", log_path=str(log)) as server:
         failed, result = run_module(sglang_cache_check.main, {"base_url": server.base_url, "flush_cache": True,
-                                                             "log_file": str(log), "log_wait": 0})
+                                                              "log_file": str(log), "log_wait": 0})
         chats = server.requests_to("/v1/chat/completions")
         flushes = server.requests_to("/flush_cache")
     assert not failed, result["msg"]
@@ -165,7 +165,8 @@ def test_cache_lower_bound(prev, comp, prompt, page, count, tol, expected):
 
 def test_prefill_line_variants_and_matching():
     text = "\n".join([
-        "[2026-11-27 10:00:00] Prefill batch, #new-seq: 1, #new-token: 1, #cached-token: 0, token usage: 0.00, #running-req: 0, #queue-req: 0, #pending-token: 0, cuda graph: False, input throughput (token/s): 12.00",
+        "[2026-11-27 10:00:00] Prefill batch, #new-seq: 1, #new-token: 1, #cached-token: 0, token usage: 0.00, "
+        "#running-req: 0, #queue-req: 0, #pending-token: 0, cuda graph: False, input throughput (token/s): 12.00",
         "[2026-11-27 10:00:01 TP0] Prefill batch. #new-seq: 1, #new-token: 212, #cached-token: 0, token usage: 0.00, #running-req: 0, #queue-req: 0, ",
         "[2026-11-27 10:00:02] Prefill batch [77], #new-seq: 1, #new-token: 90, #cached-token: 211, token usage: 0.01",
         "[2026-11-27 10:00:03] Decode batch, #running-req: 1, #token: 300, token usage: 0.00, cuda graph: True, gen throughput (token/s): 80.00, #queue-req: 0",
