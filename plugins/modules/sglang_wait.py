@@ -1,0 +1,360 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to dgx_station.inference
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: sglang_wait
+short_description: Wait until an SGLang server is ready, or say why it will not be
+version_added: 0.1.0
+description:
+  - Polls C(/health) until it answers 200 and C(/v1/models) lists the served model.
+  - Connection refused and C(/health) 503 mean "still booting", not an error, until O(wait_timeout) runs out.
+    A first start on a DGX Station (download, weight load, CUDA-graph capture) takes 10-45 minutes.
+  - With O(container_name) (or O(log_file)) it reads the server log to report the boot phase reached
+    (loading weights, KV memory pool, capturing CUDA graphs, warm-up, ready) and stops waiting as soon
+    as the container has exited or restarted, instead of running into the timeout.
+  - On failure it returns the tail of the log, the phase reached and the matching entry of the
+    collection's failure catalog (id, symptom, cause, fix).
+author:
+  - DGX Station inference maintainers (@dgx-station)
+extends_documentation_fragment:
+  - dgx_station.inference.connection
+  - dgx_station.inference.attributes.READ_ONLY
+options:
+  wait_timeout:
+    description:
+      - Seconds to wait in total for the server to become ready.
+      - The sglang_server role passes the model preset's C(ready_timeout_s).
+    type: float
+    default: 2700
+  poll_interval:
+    description:
+      - Seconds between two polls.
+    type: float
+    default: 5
+  container_name:
+    description:
+      - Name (or id) of the Docker container running the server.
+      - Its state is read with C(docker inspect) and its log with C(docker logs) on the host the module runs on.
+      - A container that exits or restarts while waiting ends the wait at once with a failure.
+    type: str
+  log_file:
+    description:
+      - A file the server logs to, read instead of the container log when O(container_name) is not set.
+      - Without a container, a fatal error line of the failure catalog in this file ends the wait.
+    type: path
+  log_lines:
+    description:
+      - How many lines of the log tail to return.
+    type: int
+    default: 40
+  log_scan_lines:
+    description:
+      - How many lines at the end of the log are scanned for the boot phase and for known failures.
+    type: int
+    default: 5000
+  docker_bin:
+    description:
+      - The docker CLI to use with O(container_name). Looked up on PATH by default.
+    type: path
+notes:
+  - O(model) is the served model name to wait for in C(/v1/models) (C(--served-model-name), or the
+    model path when that is not set). Without it any listed model counts.
+  - O(timeout) bounds each HTTP request, O(wait_timeout) the whole wait.
+seealso:
+  - module: dgx_station.inference.gpu_info
+"""
+
+EXAMPLES = r"""
+- name: Wait for the SGLang server (first start may take 45 minutes)
+  dgx_station.inference.sglang_wait:
+    base_url: http://127.0.0.1:30000
+    model: Qwen/Qwen3-8B
+    container_name: sglang-server
+    wait_timeout: 2700
+    poll_interval: 10
+  register: ready
+
+- name: Show where a failed boot stopped
+  ansible.builtin.debug:
+    msg: "{{ ready.phase }}: {{ ready.failure.id | default('none') }}"
+"""
+
+RETURN = r"""
+ready:
+  description: Whether the server answered C(/health) 200 and listed the model.
+  returned: always
+  type: bool
+elapsed_s:
+  description: Seconds spent waiting.
+  returned: always
+  type: float
+phase:
+  description:
+    - Boot phase reached, from the log when there is one, else from HTTP answers.
+    - One of C(starting), C(loading_weights), C(kv_memory_pool), C(capturing_cuda_graphs), C(warm_up),
+      C(ready), C(exited), C(unknown).
+  returned: always
+  type: str
+  sample: capturing_cuda_graphs
+served_model:
+  description: The model id listed by C(/v1/models) once ready.
+  returned: when ready
+  type: str
+  sample: Qwen/Qwen3-8B
+container_state:
+  description: Status, exit code and restart count of the container when last seen.
+  returned: when O(container_name) is set
+  type: dict
+  sample: {"status": "exited", "exit_code": 1, "restart_count": 0, "running": false}
+log_tail:
+  description: The last O(log_lines) lines of the log.
+  returned: when a log was read
+  type: list
+  elements: str
+failure:
+  description:
+    - Why the server is not ready. Keys are those of the failure catalog row (C(id), C(title), C(severity),
+      C(stage), C(where), C(symptom), C(cause), C(fix)) plus C(evidence), the log lines that matched.
+    - C(id) is C(still_booting) when the timeout ran out with no known error in the log,
+      C(container_exited) when the container died with no known error in its log.
+  returned: when not ready
+  type: dict
+  sample: {"id": "oom_at_start", "fix": "Lower sglang_server_mem_fraction_static (e.g. 0.7) ..."}
+warnings_found:
+  description: Warning-severity catalog rows seen in the log (for example C(numa_affinity_sys_nice)).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import json
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.dgx_station.inference.plugins.module_utils.failure_catalog import entry, match
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
+    CONNECTION_ARGUMENT_SPEC,
+    SGLangClient,
+    SGLangError,
+)
+
+# Boot phases in order, each recognised by the real log lines of an SGLang start-up.
+PHASES = (
+    ("loading_weights", re.compile(r"Load weight (begin|end)")),
+    ("kv_memory_pool", re.compile(r"Memory pool end|max_total_num_tokens=")),
+    ("capturing_cuda_graphs", re.compile(r"Capture .*cuda graph (begin|end)|cuda graph end", re.IGNORECASE)),
+    ("warm_up", re.compile(r"Uvicorn running on|Application startup complete|\"POST /generate HTTP")),
+    ("ready", re.compile(r"The server is fired up and ready to roll!")),
+)
+PHASE_NAMES = ("starting",) + tuple(name for name, _pattern in PHASES)
+
+
+def boot_phase(log_text):
+    """The furthest boot phase the log shows, or `starting`."""
+    reached = "starting"
+    for name, pattern in PHASES:
+        if pattern.search(log_text or ""):
+            reached = name
+    return reached
+
+
+def tail(text, count):
+    lines = (text or "").splitlines()
+    return lines[-count:] if count > 0 else []
+
+
+class LogSource(object):
+    """Reads the server log and, with a container, its state."""
+
+    def __init__(self, module, container_name=None, log_file=None, scan_lines=5000, docker_bin=None):
+        self.module = module
+        self.container_name = container_name
+        self.log_file = log_file
+        self.scan_lines = scan_lines
+        self.docker_bin = docker_bin
+
+    @property
+    def has_log(self):
+        return bool(self.container_name or self.log_file)
+
+    def read_log(self):
+        if self.container_name:
+            rc, out, err = self.module.run_command(
+                [self.docker_bin, "logs", "--tail", str(self.scan_lines), self.container_name])
+            if rc != 0:
+                return ""
+            # docker logs writes the container's stdout and stderr to the matching streams.
+            return out + ("\n" if out and err else "") + err
+        if self.log_file:
+            try:
+                with open(self.log_file, "r") as handle:
+                    return "\n".join(handle.read().splitlines()[-self.scan_lines:])
+            except (IOError, OSError):
+                return ""
+        return ""
+
+    def state(self):
+        """dict(exists, status, running, restarting, exit_code, restart_count) of the container."""
+        rc, out, err = self.module.run_command(
+            [self.docker_bin, "inspect", "--format", "{{json .State}}|{{.RestartCount}}", self.container_name])
+        if rc != 0:
+            return dict(exists=False, status="missing", running=False, restarting=False, exit_code=None,
+                        restart_count=0, error=err.strip())
+        raw_state, _sep, restarts = out.strip().rpartition("|")
+        try:
+            state = json.loads(raw_state)
+        except ValueError:
+            state = {}
+        try:
+            restart_count = int(restarts)
+        except ValueError:
+            restart_count = 0
+        return dict(exists=True, status=state.get("Status", "unknown"), running=bool(state.get("Running")),
+                    restarting=bool(state.get("Restarting")), exit_code=state.get("ExitCode"),
+                    restart_count=restart_count, error=state.get("Error") or "")
+
+
+def probe(client, model):
+    """One round of HTTP checks: (ready, phase_hint, served_model, last_answer)."""
+    try:
+        status = client.health(timeout=min(client.timeout, 30.0))
+    except SGLangError as exc:
+        # connection refused / timeout: nothing listens yet, still booting
+        return False, "starting", None, exc.kind
+    if status != 200:
+        return False, "warm_up", None, status
+    try:
+        models = client.models()
+    except SGLangError as exc:
+        if exc.kind == "unauthorized":
+            raise
+        return False, "warm_up", None, exc.kind
+    if model:
+        if model in models:
+            return True, "ready", model, 200
+        return False, "warm_up", None, "model %s not listed (listed: %s)" % (model, ", ".join(models))
+    if models:
+        return True, "ready", models[0], 200
+    return False, "warm_up", None, "no model listed"
+
+
+def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
+    """The wait loop; returns the module result (dict), with `failed` set when not ready."""
+    started = clock()
+    deadline = started + params["wait_timeout"]
+    model = params.get("model")
+    initial = logs.state() if logs.container_name else None
+    result = dict(changed=False, ready=False, phase="starting" if logs.has_log else "unknown",
+                  warnings_found=[])
+    log_text = ""
+    last_kind = None
+    died = False
+    while True:
+        state = logs.state() if logs.container_name else None
+        if logs.has_log:
+            log_text = logs.read_log()
+            result["phase"] = boot_phase(log_text)
+        if state is not None:
+            result["container_state"] = dict((k, state[k]) for k in ("status", "running", "exit_code", "restart_count"))
+            died = (not state["exists"] or not state["running"] or state["restarting"]
+                    or state["restart_count"] > initial["restart_count"])
+        elif logs.log_file:
+            fatal = [row for row in match(log_text=log_text) if row["severity"] == "error"]
+            died = bool(fatal)
+        if not died:
+            try:
+                ready, hint, served, last_kind = probe(client, model)
+            except SGLangError as exc:
+                result["failed"] = True
+                result["msg"] = exc.message
+                result.update(exc.to_result())
+                break
+            if ready or not logs.has_log:
+                result["phase"] = hint
+            if ready:
+                result["ready"] = True
+                result["served_model"] = served
+                break
+        if died:
+            result["phase"] = "exited" if state is not None else result["phase"]
+            break
+        if clock() >= deadline:
+            break
+        sleep(max(0.0, min(params["poll_interval"], deadline - clock())))
+    result["elapsed_s"] = round(clock() - started, 2)
+    found = match(log_text=log_text)
+    result["warnings_found"] = [row for row in found if row["severity"] == "warning"]
+    if logs.has_log:
+        result["log_tail"] = tail(log_text, params["log_lines"])
+    if result["ready"] or result.get("failed"):
+        return result
+    errors = [row for row in found if row["severity"] == "error"]
+    if errors:
+        failure = errors[0]
+    elif died:
+        failure = dict(
+            id="container_exited", title="Container exited during boot", severity="error", stage="boot",
+            where="docker logs %s" % logs.container_name,
+            symptom="The container stopped (status %s, exit code %s) before the server was ready"
+                    % (state.get("status"), state.get("exit_code")),
+            cause="Not a known failure of the catalog; read the log tail.",
+            fix="Read `docker logs %s` and fix the cause; then rerun." % logs.container_name, evidence=[])
+    else:
+        failure = entry("still_booting")
+        failure["evidence"] = []
+        failure["symptom"] = "Not ready after %ss (last answer: %s; phase: %s)" % (
+            int(params["wait_timeout"]), last_kind, result["phase"])
+    result["failure"] = failure
+    result["failed"] = True
+    result["msg"] = "SGLang at %s is not ready after %.0f s (phase %s): [%s] %s Cause: %s Fix: %s" % (
+        client.base_url, result["elapsed_s"], result["phase"], failure["id"], failure["symptom"],
+        failure["cause"], failure["fix"])
+    return result
+
+
+def main():
+    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
+    argument_spec.update(
+        wait_timeout=dict(type="float", default=2700),
+        poll_interval=dict(type="float", default=5),
+        container_name=dict(type="str"),
+        log_file=dict(type="path"),
+        log_lines=dict(type="int", default=40),
+        log_scan_lines=dict(type="int", default=5000),
+        docker_bin=dict(type="path"),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+    for option in ("wait_timeout", "poll_interval", "timeout"):
+        if params[option] <= 0:
+            module.fail_json(msg="%s must be > 0, got %s" % (option, params[option]))
+    docker_bin = None
+    if params["container_name"]:
+        docker_bin = params["docker_bin"] or module.get_bin_path("docker", required=True)
+    try:
+        client = SGLangClient(base_url=params["base_url"], api_key=params["api_key"], timeout=params["timeout"],
+                              validate_certs=params["validate_certs"])
+    except SGLangError as exc:
+        module.fail_json(msg=exc.message, ready=False, phase="unknown", elapsed_s=0.0)
+    logs = LogSource(module, container_name=params["container_name"], log_file=params["log_file"],
+                     scan_lines=params["log_scan_lines"], docker_bin=docker_bin)
+    try:
+        result = wait(module, client, logs, params)
+    finally:
+        client.close()
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
