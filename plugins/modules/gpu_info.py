@@ -159,7 +159,7 @@ device_requests:
   returned: success
   type: list
   elements: dict
-  sample: [{driver: nvidia, device_ids: [GPU-6f1c2b9e-3d4a-5b6c-8d7e-9f0a1b2c3d4e], capabilities: [[gpu]]}]
+  sample: [{driver: nvidia, count: 0, device_ids: [GPU-6f1c2b9e-3d4a-5b6c-8d7e-9f0a1b2c3d4e], capabilities: [[gpu]]}]
 docker_gpus:
   description:
     - Value for C(docker run --gpus).
@@ -269,7 +269,9 @@ def main():
     if docker_gpus == "all":
         request = dict(driver="nvidia", count=-1, capabilities=[["gpu"]])
     else:
-        request = dict(driver="nvidia", device_ids=ids, capabilities=[["gpu"]])
+        # Docker records a device-id request with Count 0; saying so keeps docker_container
+        # from seeing a difference (and recreating the container) on every run.
+        request = dict(driver="nvidia", count=0, device_ids=ids, capabilities=[["gpu"]])
     module.exit_json(
         changed=False,
         gpus=gpus,

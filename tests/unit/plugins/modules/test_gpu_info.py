@@ -84,7 +84,7 @@ def test_gb300_alone_by_uuid_default(scenario, run_module):
     assert result["selection_by"] == "uuid"
     assert result["device_ids"] == [GB300_UUID]
     assert result["docker_gpus"] == "device=" + GB300_UUID
-    assert result["device_requests"] == [dict(driver="nvidia", device_ids=[GB300_UUID], capabilities=[["gpu"]])]
+    assert result["device_requests"] == [dict(driver="nvidia", count=0, device_ids=[GB300_UUID], capabilities=[["gpu"]])]
     assert result["only_gpu"] is True
 
 
