@@ -30,6 +30,10 @@ start=$(date +%s)
 say "starting two simulated DGX Stations from $STATION_DGXOS_IMAGE"
 ansible-playbook -i localhost, molecule/shared/create.yml -e "$platforms" >/dev/null
 
+say "shipping the SGLang simulator image as an archive (the air-gapped image source)"
+tests/simulated_fleet/sim-image-archives.sh "$PWD/.build/archives" "$SGLANG_SIM_IMAGE"
+ansible-playbook -i "$fleet" tests/simulated_fleet/prepare.yml >/dev/null
+
 say "ansible-playbook site.yml -i $fleet -e sglang_benchmark_enabled=true"
 ansible-playbook site.yml -i "$fleet" -e sglang_benchmark_enabled=true -e sglang_benchmark_preset=single
 
