@@ -35,7 +35,7 @@ tests/simulated_fleet/sim-image-archives.sh "$PWD/.build/archives" "$SGLANG_SIM_
 ansible-playbook -i "$fleet" tests/simulated_fleet/prepare.yml >/dev/null
 
 say "ansible-playbook site.yml -i $fleet -e sglang_benchmark_enabled=true"
-ansible-playbook site.yml -i "$fleet" -e sglang_benchmark_enabled=true -e sglang_benchmark_preset=single
+ansible-playbook site.yml -i "$fleet" -e sglang_benchmark_enabled=true
 
 say "done in $(( $(date +%s) - start )) s. What the fleet reported:"
 python3 hack/demo_summary.py reports

@@ -26,8 +26,9 @@ for path in sorted(glob.glob(os.path.join(reports, "validate", "*.json"))):
             for t in cache.get("turns", []))
         print("  prefix cache: cache_hit=%s applicable=%s; %s" % (cache.get("cache_hit"), cache.get("applicable"), turns))
     if structured:
-        print("  structured output: %s of %s samples valid" % (
-            structured.get("valid_samples", structured.get("valid")), structured.get("samples")))
+        samples = structured.get("samples") or []
+        print("  structured output: %d of %d samples valid against the schema" % (
+            sum(1 for sample in samples if sample.get("valid")), len(samples)))
 
 for summary in sorted(glob.glob(os.path.join(reports, "benchmark", "*", "fleet", "summary.md"))):
     print("\n----- benchmark, %s -----" % summary)
