@@ -119,6 +119,16 @@ class ChatStreamSink:
     def tokens(self, req, a, b):
         if self.fut.done():
             return
+        # One transport write per group of events; when these are the last tokens the engine calls
+        # `finish` right away (same tick), which sends its events in the same write.
+        self.resp.cork()
+        try:
+            self._tokens(req, a, b)
+        finally:
+            if b < len(req.out_ids) or req.aborted or self.fut.done():
+                self.resp.uncork()
+
+    def _tokens(self, req, a, b):
         if not self._start():
             self.app.engine.abort(req)
             return
@@ -154,7 +164,15 @@ class ChatStreamSink:
 
     def finish(self, req):
         if self.fut.done():
+            self.resp.uncork()
             return
+        self.resp.cork()
+        try:
+            self._finish(req)
+        finally:
+            self.resp.uncork()
+
+    def _finish(self, req):
         if not self._start():
             return
         ms = dumps(req.matched_stop)
@@ -483,7 +501,10 @@ class App:
             if reasoning:
                 rcount = min(natural // 2, 48)
                 pieces = tokenizer.generate_pieces(seed ^ 0xABCDEF, rcount)
-            pieces += tokenizer.generate_pieces(seed, max(1, natural - rcount))
+            # Only the first limit + 1 pieces can reach the response (the rest is cut below, and a stop
+            # string found beyond them gives the same truncation); generate_pieces(seed, m) is a prefix
+            # of generate_pieces(seed, n) for m <= n, so capping the count changes nothing observable.
+            pieces += tokenizer.generate_pieces(seed, min(max(1, natural - rcount), max(1, limit + 1 - rcount)))
         stops = body.get("stop")
         if isinstance(stops, str):
             stops = [stops]

@@ -3,6 +3,8 @@ import asyncio
 import email.utils
 import http
 import json
+import time
+from urllib.parse import parse_qs, unquote
 
 _PHRASES = {s.value: s.phrase for s in http.HTTPStatus}
 
@@ -11,11 +13,22 @@ def dumps(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+_last_date = [None, ""]
+
+
+def _http_date():
+    """`email.utils.formatdate(usegmt=True)`, formatted once per second."""
+    now = time.time()
+    sec = int(now)
+    if sec != _last_date[0]:
+        _last_date[0], _last_date[1] = sec, email.utils.formatdate(now, usegmt=True)
+    return _last_date[1]
+
+
 class Request:
     __slots__ = ("method", "target", "path", "query", "version", "headers", "body", "client")
 
     def __init__(self, method, target, version, headers, body, client):
-        from urllib.parse import parse_qs, unquote
         self.method = method
         self.target = target
         self.version = version
@@ -37,11 +50,28 @@ class Response:
         self.streaming = False
         self.chunked = req.version == "1.1"
         self.finished = False
+        self._buf = None
+
+    def _out(self, data):
+        if self._buf is not None:
+            self._buf.append(data)
+        else:
+            self.conn.writer.write(data)
+
+    def cork(self):
+        """Collect the following writes and send them with one transport write at `uncork` (same bytes)."""
+        if self._buf is None:
+            self._buf = []
+
+    def uncork(self):
+        buf, self._buf = self._buf, None
+        if buf:
+            self.conn.writer.write(b"".join(buf))
 
     def _head(self, status, ctype, length=None, extra=()):
         self.status = status
         lines = ["HTTP/1.1 %d %s" % (status, _PHRASES.get(status, "")),
-                 "date: " + email.utils.formatdate(usegmt=True), "server: uvicorn"]
+                 "date: " + _http_date(), "server: uvicorn"]
         if length is not None:
             lines.append("content-length: %d" % length)
         if ctype:
@@ -57,7 +87,7 @@ class Response:
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.conn.on_status(self, status)
-        self.conn.writer.write(self._head(status, ctype, len(body), extra) + body)
+        self._out(self._head(status, ctype, len(body), extra) + body)
         self.finished = True
 
     def json(self, status, obj):
@@ -71,7 +101,7 @@ class Response:
             self.conn.keep_alive = False
         extra = ("transfer-encoding: chunked",) if self.chunked else ()
         self.conn.on_status(self, status)
-        self.conn.writer.write(self._head(status, ctype, None, extra))
+        self._out(self._head(status, ctype, None, extra))
 
     def write(self, data):
         if self.finished or self.conn.writer.is_closing():
@@ -79,17 +109,18 @@ class Response:
         if isinstance(data, str):
             data = data.encode("utf-8")
         if self.chunked:
-            self.conn.writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self._out(b"%x\r\n%s\r\n" % (len(data), data))
         else:
-            self.conn.writer.write(data)
+            self._out(data)
         return True
 
     def end_stream(self):
         if self.finished:
             return
         if self.chunked and not self.conn.writer.is_closing():
-            self.conn.writer.write(b"0\r\n\r\n")
+            self._out(b"0\r\n\r\n")
         self.finished = True
+        self.uncork()
 
     def closed(self):
         return self.conn.writer.is_closing()
@@ -154,7 +185,10 @@ class Connection:
                     body = await reader.readexactly(n) if n else b""
                 req = Request(method.upper(), target, version, headers, body, self.client)
                 resp = Response(self, req)
-                await self.server.app.handle(req, resp)
+                try:
+                    await self.server.app.handle(req, resp)
+                finally:
+                    resp.uncork()
                 if resp.status is None:
                     resp.send(500, b"Internal Server Error", "text/plain; charset=utf-8")
                 if resp.streaming:

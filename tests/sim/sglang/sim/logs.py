@@ -18,9 +18,15 @@ def set_prefix(prefix):
     _prefix = prefix
 
 
+_last_stamp = [None, ""]
+
+
 def _stamp():
     now = time.time()
-    s = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    sec = int(now)
+    if sec != _last_stamp[0]:
+        _last_stamp[0], _last_stamp[1] = sec, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    s = _last_stamp[1]
     if _MS:
         s += ".%03d" % int((now % 1) * 1000)
     return s

@@ -29,7 +29,7 @@ class Metric:
         self.values = {}
 
     def key(self, labels):
-        return tuple(str(labels.get(k, "")) for k in self.extra)
+        return tuple([str(labels.get(k, "")) for k in self.extra])
 
 
 class Counter(Metric):

@@ -31,9 +31,12 @@ class RadixCache:
 
     def _match_len(self, a, b):
         n = min(len(a), len(b))
-        i = 0
-        while i < n and a[i] == b[i]:
-            i += 1
+        if a[:n] == b[:n]:
+            i = n
+        else:
+            i = 0
+            while i < n and a[i] == b[i]:
+                i += 1
         if self.page_size > 1:
             i -= i % self.page_size
         return i

@@ -41,8 +41,23 @@ def encode(text, special=True):
         if sid is not None:
             ids.append(sid)
         else:
-            ids.extend(piece_id(p) for p in _PIECE_RE.findall(part))
+            ids.extend(_part_ids(part))
     return ids
+
+
+_part_cache = {}
+_PART_CACHE_MAX = 20000
+
+
+def _part_ids(part):
+    """Token ids of a text without special tokens; memoised (conversations re-send their earlier turns)."""
+    t = _part_cache.get(part)
+    if t is None:
+        t = tuple([piece_id(p) for p in _PIECE_RE.findall(part)])
+        if len(_part_cache) >= _PART_CACHE_MAX:
+            _part_cache.clear()
+        _part_cache[part] = t
+    return t
 
 
 def content_text(content):
