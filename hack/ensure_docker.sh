@@ -6,7 +6,7 @@ set -euo pipefail
 need_pkgs=()
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 if ! docker info >/dev/null 2>&1; then
-  [ -x /usr/bin/dockerd ] || need_pkgs+=(docker.io)
+  command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || need_pkgs+=(docker.io)
 fi
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "[docker] installing ${need_pkgs[*]}"
