@@ -1,6 +1,7 @@
 """The HTTP API of SGLang 0.5.23: routes, validation, errors, auth, streaming and runtime faults."""
 import array
 import asyncio
+import json
 import hmac
 import os
 import random
@@ -430,7 +431,6 @@ class App:
                                    "Unsupported Media Type: Only 'application/json' is allowed",
                                    "value_error", ctype)
         try:
-            import json
             body = json.loads(req.body.decode("utf-8") or "null")
         except (ValueError, UnicodeDecodeError) as e:
             raise validation_error(("body", 0), "JSON decode error", "json_invalid", str(e))
@@ -590,6 +590,13 @@ class App:
                                    "Input should be a valid dictionary", "dict_type", sch)
         return sch, True
 
+    def _structured_text(self, schema, prompt_ids):
+        """The JSON a grammar-constrained decode of `schema` yields (schema-violating under SGLANG_SIM_INVALID_JSON)."""
+        value = schemas.instance(schema, _seed_of(prompt_ids, self.seed))
+        if self.invalid_json:
+            value = schemas.violate(value, schema)
+        return json.dumps(value, ensure_ascii=False)
+
     async def _grammar_error(self, resp, stream, message):
         logs.log("Failed to compile json_schema grammar: %s, self.rid='%s'" % (message, new_rid()))
         msg = "Failed to compile json_schema grammar: %s" % message
@@ -638,11 +645,7 @@ class App:
                 schemas.compile_schema(sch)
             except schemas.GrammarError as e:
                 return await self._grammar_error(resp, stream, str(e))
-            value = schemas.instance(sch, _seed_of(prompt_ids, self.seed))
-            if self.invalid_json:
-                value = schemas.violate(value, sch)
-            import json
-            structured_text = json.dumps(value, ensure_ascii=False)
+            structured_text = self._structured_text(sch, prompt_ids)
         if self._runtime_faults(stream) == "hang":
             await asyncio.get_running_loop().create_future()
         reasoning = bool(self.args.reasoning_parser) and sch is None and kwargs.get("enable_thinking", True) \
@@ -708,11 +711,7 @@ class App:
                 schemas.compile_schema(sch)
             except schemas.GrammarError as e:
                 return await self._grammar_error(resp, stream, str(e))
-            import json
-            value = schemas.instance(sch, _seed_of(prompt_ids, self.seed))
-            if self.invalid_json:
-                value = schemas.violate(value, sch)
-            structured_text = json.dumps(value, ensure_ascii=False)
+            structured_text = self._structured_text(sch, prompt_ids)
         if self._runtime_faults(stream) == "hang":
             await asyncio.get_running_loop().create_future()
         plan = self._plan(prompt_ids, max_new, body, structured_text)
@@ -751,19 +750,12 @@ class App:
         stream = bool(body.get("stream", False))
         sch = None
         if sp.get("json_schema") is not None:
-            import json
             try:
                 sch = json.loads(sp["json_schema"]) if isinstance(sp["json_schema"], str) else sp["json_schema"]
                 schemas.compile_schema(sch)
             except (ValueError, schemas.GrammarError) as e:
                 return await self._grammar_error(resp, stream, str(e))
-        structured_text = None
-        if sch is not None:
-            import json
-            value = schemas.instance(sch, _seed_of(prompt_ids, self.seed))
-            if self.invalid_json:
-                value = schemas.violate(value, sch)
-            structured_text = json.dumps(value, ensure_ascii=False)
+        structured_text = self._structured_text(sch, prompt_ids) if sch is not None else None
         if self._runtime_faults(stream) == "hang":
             await asyncio.get_running_loop().create_future()
         plan = self._plan(prompt_ids, max_new, dict(sp, seed=body.get("seed")), structured_text)
