@@ -31,7 +31,6 @@ import gc
 import json
 import random
 import time
-import traceback
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
     HTTPResponse,
@@ -40,13 +39,7 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http 
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http_async import AsyncConnection
 from ansible_collections.dgx_station.inference.plugins.module_utils.model_presets import get_preset
 
-JSONSCHEMA_IMPORT_ERROR = None
-try:
-    import jsonschema
-    HAS_JSONSCHEMA = True
-except ImportError:
-    HAS_JSONSCHEMA = False
-    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
+from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import HAS_JSONSCHEMA, jsonschema
 
 CHAT_PATH = "/v1/chat/completions"
 

@@ -327,6 +327,10 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http 
     fail_from_error,
 )
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
+from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import (
+    HAS_JSONSCHEMA,
+    JSONSCHEMA_IMPORT_ERROR,
+)
 
 CONFIG_KEYS = ("num_conversations", "turns_per_conversation", "concurrency", "max_tokens", "temperature", "seed",
                "chat_template_kwargs", "system_prompt", "prompt_words", "ignore_eos", "stream", "warmup_requests",
@@ -379,10 +383,10 @@ def main():
 
     validator = None
     if cfg["structured_output_fraction"] > 0:
-        if not benchmark.HAS_JSONSCHEMA:
+        if not HAS_JSONSCHEMA:
             module.fail_json(msg=missing_required_lib("jsonschema", reason="to validate structured outputs "
                                                       "(or set structured_output_fraction=0)"),
-                             exception=benchmark.JSONSCHEMA_IMPORT_ERROR)
+                             exception=JSONSCHEMA_IMPORT_ERROR)
         validator = benchmark.make_schema_validator(cfg["structured_output_schema"])
 
     try:

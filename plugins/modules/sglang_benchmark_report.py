@@ -148,19 +148,12 @@ summary_md:
 
 import json
 import os
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_report as br
 
-JSONSCHEMA_IMPORT_ERROR = None
-try:
-    import jsonschema
-    HAS_JSONSCHEMA = True
-except ImportError:
-    HAS_JSONSCHEMA = False
-    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
+from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import HAS_JSONSCHEMA, jsonschema
 
 
 def _write(module, path, text, files):

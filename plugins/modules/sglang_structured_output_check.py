@@ -172,7 +172,6 @@ error_kind:
 import copy
 import json
 import time
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -189,12 +188,11 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_check
     resolve_model,
 )
 
-JSONSCHEMA_IMPORT_ERROR = None
-try:
-    import jsonschema
-    from jsonschema import validators as jsonschema_validators
-except ImportError:
-    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
+from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import (
+    JSONSCHEMA_IMPORT_ERROR,
+    jsonschema,
+    jsonschema_validators,
+)
 
 
 def _json_path(error):
