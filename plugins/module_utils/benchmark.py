@@ -38,6 +38,7 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http 
 )
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http_async import AsyncConnection
 from ansible_collections.dgx_station.inference.plugins.module_utils.model_presets import get_preset
+from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import HAS_JSONSCHEMA, jsonschema
 
@@ -732,16 +733,19 @@ def detail_text(server_info_body, metrics_before, metrics_after):
 def run_benchmark(client, cfg, validator=None):
     """The whole module run: server info, warm-up, flush, metrics, measured load, aggregation.
 
-    Returns (result dict, detail text). Raises SGLangError when the server cannot be
-    used at all (unreachable, /server_info failing); request-level errors are counted.
+    Returns (result dict, detail text), both without the server's credentials (redaction.redact).
+    Raises SGLangError when the server cannot be used at all (unreachable, /server_info
+    failing); request-level errors are counted.
     """
     model = cfg.get("model") or client.served_model()
+    known_secrets = [client.api_key]
     try:
         info = client.server_info()
     except SGLangError as error:
         if error.kind != "not_found":
             raise
         info = client.get_json("/get_server_info")
+    info = redact(info, known_secrets)
     scrapes = {}
     flushed = dict(requested=bool(cfg["flush_cache"]), done=None, message=None)
 
@@ -777,4 +781,5 @@ def run_benchmark(client, cfg, validator=None):
             completion_tokens=_ratio(summary["completion_tokens"], metrics.get("sglang:generation_tokens_total")),
             cached_tokens=_ratio(summary["cached_tokens"] or 0, metrics.get("sglang:cached_tokens_total")),
         )
-    return result, detail_text(info, scrapes.get("before"), scrapes.get("after"))
+    return (redact(result, known_secrets),
+            redact(detail_text(info, scrapes.get("before"), scrapes.get("after")), known_secrets))

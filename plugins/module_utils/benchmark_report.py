@@ -21,6 +21,8 @@ import json
 import math
 from html import escape
 
+from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
+
 SCHEMA_VERSION = 1
 GENERATOR = "dgx_station.inference.sglang_benchmark_report"
 
@@ -116,16 +118,16 @@ def verdict(report, slo):
 
 # --------------------------------------------------------------------------- report documents
 def station_report(host, result, run_name="benchmark", slo=None, extra=None):
-    """The report.json document of one Station from its sglang_benchmark result."""
+    """The report.json document of one Station from its sglang_benchmark result (credentials redacted)."""
     report = dict(schema_version=SCHEMA_VERSION, kind="station", generator=GENERATOR, generated_at=_now(),
                   run=run_name, host=host)
     for key in RESULT_KEYS:
         if key in result:
-            report[key] = result[key]
+            report[key] = redact(result[key])
     report.setdefault("token_agreement", None)
     report.setdefault("config", {})
     if extra:
-        report["provenance"] = extra
+        report["provenance"] = redact(extra)
     report["slo"] = dict((k, v) for k, v in (slo or {}).items() if v is not None)
     report["verdict"] = verdict(report, slo)
     return report

@@ -33,6 +33,8 @@ import ssl
 import time
 from urllib.parse import urlsplit, urlencode
 
+from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
+
 DEFAULT_BASE_URL = "http://127.0.0.1:30000"
 
 # The options every SGLang-facing module shares (documented in the
@@ -375,6 +377,7 @@ def client_from_module(module):
 
 
 def fail_from_error(module, error, **result):
-    """fail_json with an SGLangError's message and its structured fields."""
+    """fail_json with an SGLangError's message and its structured fields, the server's answer redacted."""
     result.update(error.to_result())
-    module.fail_json(msg=error.message, **result)
+    result["msg"] = error.message
+    module.fail_json(**redact(result, [module.params.get("api_key")]))

@@ -29,6 +29,9 @@ description:
     C(json_schema); their answers are validated against the schema.
   - Captures C(/server_info), scrapes C(/metrics) before and after the measured phase and reports the
     counter deltas (V(unavailable) when the server runs without C(--enable-metrics)).
+  - Neither the result nor O(detail_file) holds the server's credentials - C(api_key), C(admin_api_key)
+    and the like from C(/server_info), C(--api-key) values in C(launch_command), and the O(api_key) given
+    to the module anywhere, are replaced by C(<redacted>).
   - HTTP errors, SSE error events and timeouts are counted and the run goes on; a conversation whose
     turn failed stops there (its later turns are counted in RV(summary.not_sent)).
   - Reports its own overhead (client CPU per request, dispatch and event-loop lag) and sets
@@ -118,6 +121,8 @@ options:
     description:
       - File written on the host that runs the module with the full C(/server_info) body and both
         C(/metrics) scrapes (like the runbook's cache detail log).
+      - Written mode C(0600) (a missing directory is created C(0700)); the server's C(api_key),
+        C(admin_api_key) and other credentials are replaced by C(<redacted>), also inside C(launch_command).
       - Not written when unset.
     type: path
 extends_documentation_fragment:
@@ -316,8 +321,6 @@ skipped:
   type: bool
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
@@ -327,6 +330,7 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http 
     fail_from_error,
 )
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
+from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import write_private_file
 from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import (
     HAS_JSONSCHEMA,
     JSONSCHEMA_IMPORT_ERROR,
@@ -398,11 +402,7 @@ def main():
     if params["detail_file"]:
         path = params["detail_file"]
         try:
-            directory = os.path.dirname(path)
-            if directory and not os.path.isdir(directory):
-                os.makedirs(directory)
-            with open(path, "w") as handle:
-                handle.write(detail)
+            write_private_file(path, detail)
         except (IOError, OSError) as exc:
             module.fail_json(msg="Cannot write detail_file %s: %s" % (path, exc), **result)
         result["detail_file"] = path

@@ -23,6 +23,9 @@ description:
   - With O(fleet=true), also O(dest)/fleet/ with the same four files over all Stations - a row per
     Station, the spread, Stations more than 2 x MAD from the fleet median, and one plot line per Station.
   - Judges each Station against the thresholds in O(slo) and returns the verdicts.
+  - Every file is written mode C(0600) in a C(0700) directory (existing ones are tightened), and the
+    server's credentials (C(api_key), C(admin_api_key), C(--api-key) values, ...) found in O(results)
+    are replaced by C(<redacted>).
 author:
   - DGX Station inference maintainers (@dgx-station)
 options:
@@ -152,27 +155,27 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_report as br
+from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import write_private_file
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import HAS_JSONSCHEMA, jsonschema
 
 
 def _write(module, path, text, files):
+    """Write one report file 0600 in a 0700 directory; True when something changed."""
     files.append(path)
+    directory = os.path.dirname(path)
     try:
         with open(path, "r") as handle:
             if handle.read() == text:
-                return False
+                # Same content: still tighten a file or directory an older version left readable.
+                changed = module.set_mode_if_different(directory, "0700", False)
+                return module.set_mode_if_different(path, "0600", changed)
     except (IOError, OSError):
         pass
     if module.check_mode:
         return True
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.rename(tmp, path)
+    write_private_file(path, text)
+    module.set_mode_if_different(directory, "0700", False)
     return True
 
 

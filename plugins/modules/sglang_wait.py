@@ -114,7 +114,10 @@ container_state:
   type: dict
   sample: {"status": "exited", "exit_code": 1, "restart_count": 0, "running": false}
 log_tail:
-  description: The last O(log_lines) lines of the log.
+  description:
+    - The last O(log_lines) lines of the log.
+    - Credentials in it (the C(api_key) and C(admin_api_key) of the C(server_args=ServerArgs(...)) line,
+      C(--api-key) values, the O(api_key) given to the module) are replaced by C(<redacted>).
   returned: when a log was read
   type: list
   elements: str
@@ -141,6 +144,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.failure_catalog import entry, match
+from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
     CONNECTION_ARGUMENT_SPEC,
     SGLangClient,
@@ -348,7 +352,8 @@ def main():
     logs = LogSource(module, container_name=params["container_name"], log_file=params["log_file"],
                      scan_lines=params["log_scan_lines"], docker_bin=docker_bin)
     try:
-        result = wait(module, client, logs, params)
+        # The log tail holds the server_args line, which prints api_key and admin_api_key.
+        result = redact(wait(module, client, logs, params), [params["api_key"]])
     finally:
         client.close()
     if result.pop("failed", False):

@@ -148,7 +148,8 @@ def test_role_and_playbook_write_valid_station_and_fleet_reports(start_sim, tmp_
     sim = start_sim("--enable-metrics", env=FAST)
     inv = tmp_path / "inventory.ini"
     inv.write_text("[stations]\nst-a ansible_connection=local\nst-b ansible_connection=local\n"
-                   "[stations:vars]\nansible_python_interpreter=%s\n" % sys.executable)
+                   "[stations:vars]\nansible_python_interpreter=%s\ndgx_station_venv_python=%s\n"
+                   % (sys.executable, sys.executable))
     reports = tmp_path / "reports"
     extra = dict(sglang_benchmark_enabled=True, sglang_benchmark_preset="custom", sglang_benchmark_num_conversations=3,
                  sglang_benchmark_turns_per_conversation=3, sglang_benchmark_max_tokens=16,

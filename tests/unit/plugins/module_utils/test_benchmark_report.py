@@ -157,3 +157,16 @@ def test_html_escapes_station_names_and_handles_missing_data():
 def test_nice_ticks_cover_the_range():
     ticks = br._nice_ticks(0, 87)
     assert ticks[0] <= 0 and ticks[-1] >= 87 and len(ticks) <= 8
+
+
+def test_station_report_carries_no_server_credential():
+    res = result()
+    res["server"].update(api_key="sk-live-1", launch_command="sglang serve --admin-api-key adm-live-2")
+    res["config"]["hf_token"] = "hf_live_3"
+    report = br.station_report("st", res, "runbook", extra={"command": ["sglang", "--api-key", "sk-live-1"]})
+    text = "".join(br.station_files(report).values())
+    for secret in ("sk-live-1", "adm-live-2", "hf_live_3"):
+        assert secret not in text
+    assert report["server"]["api_key"] == "<redacted>" and report["server"]["page_size"] == 1
+    assert report["provenance"]["command"] == ["sglang", "--api-key", "<redacted>"]
+    assert res["server"]["api_key"] == "sk-live-1", "the module result itself is left alone"

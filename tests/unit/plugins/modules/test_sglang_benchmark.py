@@ -1,6 +1,7 @@
 """sglang_benchmark and sglang_benchmark_report run in-process (argument handling, check mode, files)."""
 import json
 import os
+import stat
 
 from ansible_collections.dgx_station.inference.plugins.modules import sglang_benchmark, sglang_benchmark_report
 
@@ -62,3 +63,36 @@ def test_report_module_refuses_a_skipped_result(run_module, tmp_path):
     failed, result = run_module(sglang_benchmark_report.main,
                                 dict(results={"a": {"skipped": True, "msg": "Check mode"}}, dest=str(tmp_path)))
     assert failed and "not a sglang_benchmark result" in result["msg"]
+
+
+def _mode(path):
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
+
+
+def test_report_files_are_owner_only_and_older_loose_ones_are_tightened(run_module, tmp_path):
+    args = dict(results={"a": _result(5.0)}, dest=str(tmp_path / "reports"), run_name="runbook", fleet=True)
+    failed, result = run_module(sglang_benchmark_report.main, args)
+    assert not failed, result
+    for d in ("a", "fleet"):
+        assert _mode(tmp_path / "reports" / d) == 0o700
+        for name in ("report.json", "per_turn.csv", "summary.md", "report.html"):
+            assert _mode(tmp_path / "reports" / d / name) == 0o600, (d, name)
+    assert not [n for n in os.listdir(str(tmp_path / "reports" / "a")) if n.endswith(".tmp")]
+    # A file an older version left 0644, with the same content: changed, and 0600 now.
+    loose_csv = tmp_path / "reports" / "a" / "per_turn.csv"
+    os.chmod(str(loose_csv), 0o644)
+    os.chmod(str(tmp_path / "reports" / "a"), 0o755)
+    failed, result = run_module(sglang_benchmark_report.main, dict(args, fleet=False))
+    assert not failed and result["changed"] is True
+    assert _mode(loose_csv) == 0o600 and _mode(tmp_path / "reports" / "a") == 0o700
+
+
+def test_report_module_redacts_credentials_in_its_input(run_module, tmp_path):
+    res = _result(5.0)
+    res["server"]["admin_api_key"] = "adm-live-2"
+    res["summary"]["error_samples"] = [{"message": "server said: --api-key sk-live-1"}]
+    failed, result = run_module(sglang_benchmark_report.main, dict(results={"a": res}, dest=str(tmp_path)))
+    assert not failed, result
+    for name in os.listdir(str(tmp_path / "a")):
+        text = (tmp_path / "a" / name).read_text()
+        assert "adm-live-2" not in text and "sk-live-1" not in text, name

@@ -199,3 +199,21 @@ def test_check_mode_still_waits_and_changes_nothing(run_module):
 def test_invalid_timeouts_fail_clearly(run_module):
     failed, result = run_module(sglang_wait.main, dict(wait_timeout=0))
     assert failed and "wait_timeout" in result["msg"]
+
+
+def test_log_tail_never_shows_the_server_credentials(run_module, tmp_path):
+    # SGLang prints its ServerArgs, keys included, at the top of every start.
+    log = tmp_path / "server.log"
+    log.write_text("server_args=ServerArgs(model_path='Qwen/Qwen3-8B', api_key='sk-live-1', admin_api_key='adm-live-2', "
+                   "port=30000)\n"
+                   "Launch: sglang serve --model-path Qwen/Qwen3-8B --api-key sk-live-1 --admin-api-key=adm-live-2\n"
+                   "Load weight begin.\nThe server is fired up and ready to roll!\n")
+    with FakeSGLang(starting=0) as fake:
+        failed, result = run_module(sglang_wait.main, dict(
+            base_url=fake.url, api_key="sk-live-1", log_file=str(log), wait_timeout=5, poll_interval=0.05))
+    assert not failed and result["ready"], result
+    text = json.dumps(result)
+    assert "sk-live-1" not in text and "adm-live-2" not in text
+    assert "api_key='<redacted>', admin_api_key='<redacted>', port=30000" in result["log_tail"][0]
+    assert result["log_tail"][1].endswith("--api-key <redacted> --admin-api-key=<redacted>")
+    assert result["log_tail"][2:] == ["Load weight begin.", "The server is fired up and ready to roll!"]
