@@ -88,8 +88,8 @@ _ROWS = [
         symptom="`device >= 0 && device < num_gpus INTERNAL ASSERT FAILED`",
         cause="The `device=N` index passed to the container does not exist on this Station.",
         fix="Re-read `nvidia-smi --query-gpu=index,name --format=csv,noheader` and use the GB300 row "
-            "(the role picks it by name with dgx_station.inference.gpu_info; do not hard-code "
-            "sglang_server_gpu_device_ids).",
+            "(the role picks it by name with dgx_station.inference.gpu_info, and checks explicit "
+            "sglang_server_gpu_device_ids against the GPUs the Station has; prefer UUIDs to indexes).",
         detect=dict(log=[r"device >= 0 && device < num_gpus INTERNAL ASSERT FAILED"]),
         example=dict(log_text="RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at "
                               "\"/pytorch/c10/cuda/CUDAFunctions.cpp\":119")),

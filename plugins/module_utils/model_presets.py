@@ -42,13 +42,14 @@ MODEL_PRESETS = {
         mem_fraction_static=0.85, prefix_cache_expected=True, architecture="dense", extra_args=[],
         notes="Dense; more VRAM than the MoE at equal batch."),
     "google/gemma-3-12b-it": dict(
-        download_gb=24, ready_timeout_s=1800, gated=False, context_length=8192,
+        download_gb=24, ready_timeout_s=1800, gated=True, context_length=8192,
         mem_fraction_static=0.85, prefix_cache_expected=True, architecture="dense", extra_args=[],
-        notes="Gemma 3 instruct; chat API use is text-only."),
+        notes="Gemma 3 instruct; chat API use is text-only. Gated like every Gemma: needs a Hugging Face "
+              "token and Google's licence accepted on the model card."),
     "google/gemma-3-27b-it": dict(
-        download_gb=54, ready_timeout_s=2700, gated=False, context_length=8192,
+        download_gb=54, ready_timeout_s=2700, gated=True, context_length=8192,
         mem_fraction_static=0.85, prefix_cache_expected=True, architecture="dense", extra_args=[],
-        notes="Larger Gemma 3 instruct."),
+        notes="Larger Gemma 3 instruct. Gated: needs a Hugging Face token and the licence accepted."),
     "meta-llama/Llama-3.3-70B-Instruct": dict(
         download_gb=140, ready_timeout_s=3600, gated=True, context_length=8192,
         mem_fraction_static=0.85, prefix_cache_expected=True, architecture="dense", extra_args=[],

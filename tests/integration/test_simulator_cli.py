@@ -80,7 +80,7 @@ def launch(tmp_path, cmd, env_extra=None):
 def test_launch_server_module_and_positional_model(tmp_path):
     proc, port, log = launch(tmp_path, [sys.executable, "-m", "sglang.launch_server", "--model-path",
                                         "google/gemma-3-12b-it", "--attention-backend", "flashinfer", "--tp-size",
-                                        "2"])
+                                        "2"], env_extra={"HF_TOKEN": "hf_simulated"})  # Gemma 3 is gated
     try:
         text = log.read_text()
         assert "fired up" in text

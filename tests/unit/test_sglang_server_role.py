@@ -42,3 +42,34 @@ def test_secret_options_are_no_log():
     options = _load("meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
     assert options["sglang_server_hf_token"]["no_log"] is True
     assert options["sglang_server_api_key"]["no_log"] is True
+
+
+def _tasks(name):
+    return _load("tasks", name)
+
+
+def _walk(tasks):
+    for task in tasks or []:
+        yield task
+        for key in ("block", "rescue", "always"):
+            for inner in _walk(task.get(key)):
+                yield inner
+
+
+def test_boot_waits_survive_a_dropped_connection():
+    # A first boot takes up to 45 minutes: the wait runs on the Station (async) and is polled.
+    waits = [t for t in _walk(_tasks("wait.yml")) if "dgx_station.inference.sglang_wait" in t]
+    assert len(waits) == 1
+    assert "async" in waits[0] and "poll" in waits[0]
+    assert "__sglang_server_ready_timeout" in str(waits[0]["async"])
+    # Every wait for a new, restored or recovered server goes through it.
+    for name in ("replace.yml", "rollback.yml", "recover.yml"):
+        tasks = list(_walk(_tasks(name)))
+        assert not [t for t in tasks if "dgx_station.inference.sglang_wait" in t], name
+        assert [t for t in tasks if t.get("ansible.builtin.include_tasks") == "wait.yml"], name
+
+
+def test_removing_a_setting_takes_effect():
+    container = _tasks("container.yml")[0]["community.docker.docker_container"]
+    assert {key: container["comparisons"].get(key) for key in ("env", "volumes", "capabilities", "labels", "ulimits")} \
+        == dict.fromkeys(("env", "volumes", "capabilities", "labels", "ulimits"), "strict")

@@ -19,7 +19,9 @@ def test_hybrid_model_does_not_expect_prefix_cache_and_gated_model_is_gated():
     assert get_preset("Qwen/Qwen3.6-35B-A3B")["prefix_cache_expected"] is False
     assert get_preset("Qwen/Qwen3-8B")["prefix_cache_expected"] is True
     assert get_preset("meta-llama/Llama-3.3-70B-Instruct")["gated"] is True
-    assert [m for m, p in MODEL_PRESETS.items() if p["gated"]] == ["meta-llama/Llama-3.3-70B-Instruct"]
+    # As Hugging Face marks them: Gemma 3 and Llama 3.3 ask for an accepted licence.
+    assert [m for m, p in MODEL_PRESETS.items() if p["gated"]] == [
+        "google/gemma-3-12b-it", "google/gemma-3-27b-it", "meta-llama/Llama-3.3-70B-Instruct"]
 
 
 def test_cold_start_budget_covers_the_runbook_boot_times():
