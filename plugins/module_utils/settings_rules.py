@@ -85,8 +85,8 @@ def check_image_reference(value, params):
             and not re.match("^%s$" % _PATH_COMPONENT, domain):
         match = None
     if match is None or value != value.strip():
-        repository = str(value).split("@")[0].rsplit(":", 1)[0] if isinstance(value, str) else ""
-        first, _, rest = repository.partition("/")
+        repository = str(value).split("@", 1)[0].rsplit(":", 1)[0] if isinstance(value, str) else ""
+        first, rest = repository.split("/", 1) if "/" in repository else (repository, "")
         path = rest if rest and re.search(r"[.:]", first) else repository
         hint = " (repository names are lowercase)" if re.search(r"[A-Z]", path) else ""
         return ("is not an image reference Docker accepts%s" % hint,
@@ -244,6 +244,23 @@ def check_url(value, params):
     if match.group("port") and not 1 <= int(match.group("port")) <= 65535:
         return "has a port outside 1-65535", "fix the port"
     return None
+
+
+def check_apt_source(value, params):
+    """A repository URI as apt takes it: http(s)://..., or a local file:/path (file:/// too)."""
+    if isinstance(value, str) and re.match(r"^file:/[^\s]*$", value):
+        return None
+    return check_url(value, dict(params, fix="give https://HOST/PATH of the repository, or file:/PATH for a local mirror"))
+
+
+def check_signing_key(value, params):
+    """What deb822_repository's signed_by takes: a URL, a keyring path (.asc/.gpg) or an armored key."""
+    if isinstance(value, str) and (value.lstrip().startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+                                   or re.match(r"^/[^\s]+\.(?:asc|gpg)$", value)
+                                   or check_url(value, {}) is None):
+        return None
+    return ("is neither a key URL, a keyring path ending in .asc or .gpg, nor an armored key",
+            "give the key's https:// URL, the absolute path of a keyring on the Station, or the armored key text")
 
 
 def check_urls(value, params):
@@ -407,6 +424,7 @@ def _each(value, check, params):
 
 CHECKS = {
     "absolute_path": check_absolute_path,
+    "apt_source": check_apt_source,
     "benchmark_runs": check_benchmark_runs,
     "capabilities": check_capabilities,
     "command": check_command,
@@ -427,6 +445,7 @@ CHECKS = {
     "port": check_port,
     "python_modules": check_python_modules,
     "regex": check_regex,
+    "signing_key": check_signing_key,
     "sglang_args": check_sglang_args,
     "string": check_string,
     "ulimit": check_ulimit,

@@ -30,11 +30,11 @@ options:
       - Option name to rule. A rule is a check name (for example V(image_reference)) or a dict with key
         C(check) and the check's parameters; C(optional=true) lets an empty value pass, C(secret=true)
         keeps the value out of the message.
-      - 'Checks: V(absolute_path) (C(bind_mount)), V(benchmark_runs), V(capabilities), V(command),
+      - 'Checks: V(absolute_path) (C(bind_mount)), V(apt_source), V(benchmark_runs), V(capabilities), V(command),
         V(container_name), V(deb_packages), V(dict) (C(keys_allowed)), V(env) (C(forbid): key to fix),
         V(file_name), V(gpu_ids), V(host_address), V(hostnames), V(image_reference), V(ipc_mode), V(model),
         V(number) (C(integer), C(min), C(max), C(above), C(below)), V(pip_requirements), V(platform),
-        V(port), V(python_modules), V(regex), V(sglang_args) (C(owned): flag to option), V(string)
+        V(port), V(python_modules), V(regex), V(signing_key), V(sglang_args) (C(owned): flag to option), V(string)
         (C(no_whitespace), C(forbid_chars)), V(ulimit), V(unix_name), V(unix_names) (C(not_root)),
         V(url) (C(schemes)), V(urls), V(words).'
     type: dict

@@ -183,3 +183,14 @@ def test_a_rule_with_an_unknown_check_is_a_bug_not_a_user_error():
     with pytest.raises(RuleError):
         check_settings({"a": 1}, {"a": "no_such_check"})
     assert "port" in CHECKS
+
+
+def test_apt_sources_and_signing_keys_as_the_roles_document_them():
+    accepted("repo", "https://nvidia.github.io/libnvidia-container/stable/deb/arm64", "apt_source")
+    accepted("repo", "file:/opt/dgx-station-test-repo/stable/deb/amd64", "apt_source")
+    accepted("repo", "file:///srv/mirror", "apt_source")
+    refused("repo", "nvidia.github.io/libnvidia-container", "apt_source")
+    accepted("key", "https://nvidia.github.io/libnvidia-container/gpgkey", "signing_key")
+    accepted("key", "/usr/share/keyrings/nvidia.gpg", "signing_key")
+    accepted("key", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF...\n-----END PGP PUBLIC KEY BLOCK-----", "signing_key")
+    assert "armored key" in refused("key", "nvidia.gpg", "signing_key")
