@@ -21,6 +21,7 @@ import json
 import math
 from html import escape
 
+from ansible_collections.dgx_station.inference.plugins.module_utils import report_html
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
 
 SCHEMA_VERSION = 1
@@ -415,15 +416,8 @@ def charts(reports):
 
 
 # --------------------------------------------------------------------------- HTML
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#1b1b1b;background:#fafafa}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px}
-.meta{color:#555;font-size:13px;margin-bottom:12px}
-table{border-collapse:collapse;font-size:13px;background:#fff;margin:6px 0}
-th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right}th{background:#eef1f5}
-td.l,th.l{text-align:left}
-.pass{color:#176b2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}.no_slo{color:#555;font-weight:bold}
-.charts{display:flex;flex-wrap:wrap;gap:14px}
+# The shared page look (report_html.BASE_CSS) plus the chart rules of this report.
+_CSS = report_html.BASE_CSS + """.charts{display:flex;flex-wrap:wrap;gap:14px}
 svg.chart{border:1px solid #d0d0d0;background:#fff}
 svg .ct{font-size:14px;font-weight:bold;fill:#1b1b1b}
 svg .grid line{stroke:#e4e4e4;stroke-width:1}
@@ -435,18 +429,7 @@ ul.checks{font-size:13px}
 """
 
 
-def _table(headers, rows, left_cols=1):
-    out = ["<table><thead><tr>"]
-    for i, h in enumerate(headers):
-        out.append('<th class="l">%s</th>' % escape(h) if i < left_cols else "<th>%s</th>" % escape(h))
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>")
-        for i, cell in enumerate(row):
-            out.append('<td class="l">%s</td>' % cell if i < left_cols else "<td>%s</td>" % cell)
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+_table = report_html.table
 
 
 def _verdict_html(v):
@@ -461,8 +444,7 @@ def _verdict_html(v):
 
 
 def _page(title, body):
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
-            "<style>%s</style></head><body>\n%s\n</body></html>\n") % (escape(title), _CSS, body)
+    return report_html.page(title, body, _CSS)
 
 
 def _per_turn_table(report):
