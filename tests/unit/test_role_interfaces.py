@@ -16,7 +16,8 @@ def _load(role, *parts):
 
 
 def test_the_collection_has_its_roles():
-    assert set(ROLES) >= {"python_venv", "docker", "container_toolkit", "sglang_server", "sglang_validate", "sglang_benchmark"}
+    assert set(ROLES) >= {"python_venv", "docker", "container_toolkit", "sglang_server", "sglang_validate", "sglang_benchmark",
+                          "sglang_gateway"}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -14,7 +14,8 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.settings_rul
 )
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-ROLES = ["python_venv", "docker", "container_toolkit", "sglang_server", "sglang_validate", "sglang_benchmark"]
+ROLES = ["python_venv", "docker", "container_toolkit", "sglang_server", "sglang_validate", "sglang_benchmark",
+         "sglang_gateway"]
 
 
 def _load(role, *parts):
