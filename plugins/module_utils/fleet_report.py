@@ -334,9 +334,11 @@ def build_report(stations, gateway=None, collection_version=None, known_secrets=
     counts = dict(stations=len(out), passed=len(out) - len(failed), failed=len(failed), in_gateway=len(members),
                   healthy_in_gateway=len([s for s in members if s["gateway"]["is_healthy"] is True]))
     fleet = dict(verdict=PASS if out and not failed else FAIL, failed=failed, counts=counts, releases=releases,
-                 with_gateway=with_gateway, gateway=gateway, drift=drift)
+                 with_gateway=with_gateway, drift=drift)
+    # The gateway at the top: its `url` is the fleet's one endpoint.
     return dict(schema_version=SCHEMA_VERSION, kind=KIND, generator=GENERATOR, generated_at=now or _now(),
-                collection=dict(name=COLLECTION, version=_str(collection_version)), stations=out, fleet=fleet)
+                collection=dict(name=COLLECTION, version=_str(collection_version)), stations=out, fleet=fleet,
+                gateway=gateway)
 
 
 def summary_line(doc):
@@ -456,7 +458,7 @@ def prometheus_targets(doc, problems=None):
             else:
                 labels.pop(key, None)
         groups.append(dict(targets=[target[0]], labels=labels))
-    gateway = doc["fleet"]["gateway"]
+    gateway = doc["gateway"]
     if gateway and gateway["prometheus_url"]:
         target = _target(gateway["prometheus_url"])
         if target is None:
@@ -569,7 +571,7 @@ def markdown(doc):
     else:
         lines.append("- none: every image tag runs as one image ID")
     lines.append("")
-    gateway = fleet["gateway"]
+    gateway = doc["gateway"]
     lines.append("## Gateway")
     lines.append("")
     if gateway is None:
@@ -649,7 +651,7 @@ def html(doc):
     else:
         body.append("<p>none: every image tag runs as one image ID</p>")
     body.append("<h2>Gateway</h2>")
-    gateway = fleet["gateway"]
+    gateway = doc["gateway"]
     if gateway is None:
         body.append("<p>%s</p>" % ("no gateway" if not fleet["with_gateway"]
                                    else "Stations report gateway membership; no gateway details given"))

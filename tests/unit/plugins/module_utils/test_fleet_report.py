@@ -93,7 +93,7 @@ def test_a_station_entry_alone_means_there_is_a_gateway():
     stations = dict(a=station(1), b=station(2))
     stations["a"]["gateway"] = dict(member=True, is_healthy=True)
     doc = fr.build_report(stations, None, now=NOW)
-    assert doc["fleet"]["with_gateway"] is True and doc["fleet"]["gateway"] is None
+    assert doc["fleet"]["with_gateway"] is True and doc["gateway"] is None
     assert doc["stations"]["b"]["reasons"] == ["not a member of the gateway"]
     stations["b"]["gateway"] = dict(member=True)
     doc = fr.build_report(stations, None, now=NOW)

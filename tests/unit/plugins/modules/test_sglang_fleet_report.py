@@ -114,8 +114,8 @@ def test_three_stations_behind_a_healthy_gateway_pass(run_module, tmp_path, sche
     for station in doc["stations"].values():
         assert station["verdict"] == "PASS" and station["reasons"] == [] and station["drift"] is False
     assert doc["fleet"]["releases"] == {"v0.5.3": ["station1", "station2", "station3"]}
-    assert doc["fleet"]["gateway"]["url"] == "http://gateway.lab:8080"
-    assert [w["id"] for w in doc["fleet"]["gateway"]["workers"]] == ["w1", "w2", "w3"]
+    assert doc["gateway"]["url"] == "http://gateway.lab:8080"
+    assert [w["id"] for w in doc["gateway"]["workers"]] == ["w1", "w2", "w3"]
     md = (dest / "fleet-report.md").read_text()
     assert "**Fleet verdict: PASS**" in md and "| station2 | PASS |" in md
     html = (dest / "fleet-report.html").read_text()
@@ -199,7 +199,7 @@ def test_without_a_gateway_verdicts_do_not_need_membership(run_module, tmp_path,
     assert result["verdict"] == "PASS"
     assert result["msg"] == "fleet PASS: 3/3 Stations pass, no gateway"
     assert result["counts"] == dict(stations=3, passed=3, failed=0, in_gateway=0, healthy_in_gateway=0)
-    assert result["report"]["fleet"]["gateway"] is None and result["report"]["fleet"]["with_gateway"] is False
+    assert result["report"]["gateway"] is None and result["report"]["fleet"]["with_gateway"] is False
     jsonschema.validate(result["report"], schema)
     targets = json.loads((tmp_path / "reports" / "fleet" / "prometheus-targets.json").read_text())
     assert [g["labels"]["job"] for g in targets] == ["sglang"] * 3
