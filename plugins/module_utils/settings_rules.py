@@ -357,18 +357,22 @@ def check_sglang_args(value, params):
                 return ("sets %s, which the role sets itself" % flag,
                         "use %s instead (the role passes it to SGLang)" % owned[flag])
     if params.get("known_flags_text") is not None:
+        # The program whose --help is the reference and what a refusal leaves alone; the defaults are
+        # the server role's (the image's `sglang serve`), the gateway role passes smg's.
+        command = params.get("help_command", "sglang serve --help")
+        source = params.get("image", "the image")
+        kept = params.get("kept", "the running server")
         known = help_flags(params["known_flags_text"])
         if not known:
-            return ("could not be checked: `sglang serve --help` of the image listed no flags",
-                    "check that the image runs `sglang serve --help`, or leave sglang_server_extra_args empty")
+            return ("could not be checked: `%s` of %s listed no flags" % (command, source),
+                    "check that %s runs `%s`, or leave the extra arguments empty" % (source, command))
         for word in words:
             flag = word.split("=", 1)[0]
             if flag.startswith("--") and flag not in known:
                 close = difflib.get_close_matches(flag, sorted(known), n=3, cutoff=0.6)
-                return ("has %s, which `sglang serve --help` of %s does not list%s"
-                        % (flag, params.get("image", "the image"),
-                           " (did you mean %s?)" % ", ".join(close) if close else ""),
-                        "correct or remove it; the running server was not touched")
+                return ("has %s, which `%s` of %s does not list%s"
+                        % (flag, command, source, " (did you mean %s?)" % ", ".join(close) if close else ""),
+                        "correct or remove it; %s was not touched" % kept)
     return None
 
 

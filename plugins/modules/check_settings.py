@@ -34,7 +34,9 @@ options:
         V(container_name), V(deb_packages), V(dict) (C(keys_allowed)), V(env) (C(forbid): key to fix),
         V(file_name), V(gpu_ids), V(host_address), V(hostnames), V(image_reference), V(ipc_mode), V(model),
         V(number) (C(integer), C(min), C(max), C(above), C(below)), V(pip_requirements), V(platform),
-        V(port), V(python_modules), V(regex), V(signing_key), V(sglang_args) (C(owned): flag to option), V(string)
+        V(port), V(python_modules), V(regex), V(signing_key), V(sglang_args) (C(owned): flag to option;
+        C(known_flags_text): a --help text the flags must be in, with C(help_command), C(image) and C(kept) for
+        the message), V(string)
         (C(no_whitespace), C(forbid_chars)), V(ulimit), V(unix_name), V(unix_names) (C(not_root)),
         V(url) (C(schemes)), V(urls), V(words).'
     type: dict

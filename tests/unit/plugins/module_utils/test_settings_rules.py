@@ -194,3 +194,12 @@ def test_apt_sources_and_signing_keys_as_the_roles_document_them():
     accepted("key", "/usr/share/keyrings/nvidia.gpg", "signing_key")
     accepted("key", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF...\n-----END PGP PUBLIC KEY BLOCK-----", "signing_key")
     assert "armored key" in refused("key", "nvidia.gpg", "signing_key")
+
+
+def test_extra_args_checked_against_another_programs_help():
+    rule = {"check": "sglang_args", "known_flags_text": "usage: smg launch [--policy P] [--cache-threshold T]",
+            "help_command": "smg launch --help", "image": "smg 1.13.0", "kept": "the running gateway"}
+    accepted("sglang_gateway_extra_args", ["--cache-threshold", "0.5"], rule)
+    message = refused("sglang_gateway_extra_args", ["--cache-treshold", "0.5"], rule)
+    assert "which `smg launch --help` of smg 1.13.0 does not list (did you mean --cache-threshold?)" in message
+    assert "the running gateway was not touched" in message
