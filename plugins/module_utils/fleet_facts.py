@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.six.moves.urllib.parse import urlsplit
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_gateway import normalize_url
 
 
 _RUN_EVENT_KEYS = ("gpu", "replaced", "previous_image_id", "phase")
@@ -35,13 +35,6 @@ def station_url(hostvars_of_station):
     if ":" in str(address) and not str(address).startswith("["):
         address = "[%s]" % address
     return "http://%s:%s" % (address, port)
-
-
-def _same_url(a, b):
-    def key(url):
-        parts = urlsplit(str(url).rstrip("/"))
-        return (parts.scheme or "http", (parts.hostname or "").lower(), parts.port or (443 if parts.scheme == "https" else 80))
-    return key(a) == key(b)
 
 
 def _membership(gateway_hostvars):
@@ -76,7 +69,9 @@ def fleet_stations(names, hostvars, gateway_host=""):
             error=None,
         )
         if gateway_hv is not None:
-            member = [w for w in workers if _same_url(w.get("url", ""), url)]
+            # The workers module's own spelling of a URL, so both agree on who is a member.
+            key = normalize_url(url, strict=False)
+            member = [w for w in workers if normalize_url(w.get("url", ""), strict=False) == key]
             entry["gateway"] = dict(
                 member=bool(member), url=url,
                 worker_id=member[0].get("id") if member else None,
