@@ -13,9 +13,11 @@ short_description: Each Station as the fleet report sees it
 version_added: 0.2.0
 description:
   - 'From C(sglang_server_deployed), C(sglang_validate_result), C(sglang_benchmark_result),
-    C(sglang_server_enable_metrics) and the gateway host''s C(sglang_gateway_membership): the C(stations) input of
-    M(dgx_station.inference.sglang_fleet_report).'
+    C(sglang_rollout_result), C(sglang_server_enable_metrics) and the gateway host''s C(sglang_gateway_membership):
+    the C(stations) input of M(dgx_station.inference.sglang_fleet_report).'
   - 'A Station without a deployed server, or not validated in this run, carries an C(error) with the phase.'
+  - 'C(sglang_rollout_result), set by C(playbooks/rollout.yml), is passed through as C(rollout); it is null on a
+    Station that no rollout of this run touched.'
 options:
   _input:
     description: Station names (C(groups['stations'])).

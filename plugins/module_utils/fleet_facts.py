@@ -10,6 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections.abc import Mapping
+
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_gateway import normalize_url
 
 
@@ -56,6 +58,7 @@ def fleet_stations(names, hostvars, gateway_host=""):
         deployed = _get(hv, "sglang_server_deployed", {}) or {}
         validation = _get(hv, "sglang_validate_result", None)
         benchmark = _get(hv, "sglang_benchmark_result", None)
+        rollout = _get(hv, "sglang_rollout_result", None)
         entry = dict(
             gpu=dict(deployed.get("gpu") or {}) or None,
             # What runs, not what this run did to it (replaced, the previous image, the boot phase):
@@ -67,6 +70,8 @@ def fleet_stations(names, hostvars, gateway_host=""):
             metrics_url=(url + "/metrics") if _get(hv, "sglang_server_enable_metrics", False) else None,
             labels=dict(_get(hv, "sglang_fleet_labels", {}) or {}),
             error=None,
+            # What playbooks/rollout.yml did to it; None on a Station no rollout of this run touched.
+            rollout=(dict(rollout) if isinstance(rollout, Mapping) else rollout) if rollout else None,
         )
         if gateway_hv is not None:
             # The workers module's own spelling of a URL, so both agree on who is a member.

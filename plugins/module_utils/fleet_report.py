@@ -2,18 +2,19 @@
 # Copyright: contributors to dgx_station.inference
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The fleet report written after every site.yml run: one document over every Station.
+"""The fleet report written after every site.yml and rollout.yml run: one document over every Station.
 
 Input: per Station what the plays found (GPU, server, validation, benchmark, gateway membership,
-metrics URL, the error of a failed provision or deploy) and the gateway. Output: the document
-(docs/schemas/fleet-report.schema.json, schema_version 1) with a verdict per Station and for the
-fleet, the releases in service and image drift; rendered as fleet-report.json, fleet-report.md,
-fleet-report.html (offline, the look of report_html) and prometheus-targets.json (file_sd).
+metrics URL, the error of a failed provision or deploy, the outcome of a rollout) and the gateway.
+Output: the document (docs/schemas/fleet-report.schema.json, schema_version 1) with a verdict per
+Station and for the fleet, the releases in service, the rollout outcomes and image drift; rendered as
+fleet-report.json, fleet-report.md, fleet-report.html (offline, the look of report_html) and
+prometheus-targets.json (file_sd).
 
 Every file is derived from the document alone, so they change together. VOLATILE_FIELDS are the
 values that differ between two runs that changed nothing (the time of the run, the measured
-readiness wait); stable() leaves them out for comparisons and carry_volatile() keeps the old ones
-when nothing else changed, so that a re-run rewrites nothing.
+readiness wait, the rollout's phase timings); stable() leaves them out for comparisons and
+carry_volatile() keeps the old ones when nothing else changed, so that a re-run rewrites nothing.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -51,9 +52,10 @@ FILE_TARGETS = "prometheus-targets.json"
 FILES = (("json", FILE_JSON), ("markdown", FILE_MD), ("html", FILE_HTML), ("prometheus_targets", FILE_TARGETS))
 
 # Paths into the document ("*" = every key of that dict) whose values change between two runs
-# that changed nothing: the time the report was made and the seconds this run's readiness wait
-# took (measured again on every deploy, also when the container was not touched).
-VOLATILE_FIELDS = (("generated_at",), ("stations", "*", "server", "ready_after_s"))
+# that changed nothing: the time the report was made, the seconds this run's readiness wait
+# took (measured again on every deploy, also when the container was not touched) and the seconds
+# each phase of a Station's rollout took.
+VOLATILE_FIELDS = (("generated_at",), ("stations", "*", "server", "ready_after_s"), ("stations", "*", "rollout", "phases_s"))
 
 GPU_KEYS = (("name", "str"), ("uuid", "str"), ("memory_total_mib", "int"), ("driver_version", "str"),
             ("compute_cap", "str"), ("mig_mode", "str"))
@@ -63,6 +65,19 @@ SERVER_KEYS = (("name", "str"), ("image", "str"), ("image_id", "str"), ("image_d
 WORKER_KEYS = (("id", "str"), ("url", "url"), ("status", "str"), ("is_healthy", "bool"), ("model_id", "str"))
 GATEWAY_KEYS = (("url", "url"), ("local_url", "url"), ("version", "str"), ("policy", "str"), ("health_window_s", "num"),
                 ("prometheus_url", "url"), ("healthy_urls", "urlset"), ("unhealthy_urls", "urlset"))
+
+# What a rollout (playbooks/rollout.yml, fact sglang_rollout_result) did to a Station.
+ROLLOUT_OUTCOMES = ("replaced", "unchanged", "rolled_back", "failed", "not_reached")
+# The outcomes that fail the Station: the new release did not go into service there.
+ROLLOUT_FAILED = ("rolled_back", "failed")
+ROLLOUT_KEYS = (("outcome", "str"), ("release", "str"), ("release_before", "str"), ("release_attempted", "str"),
+                ("phase", "str"), ("catalog_id", "str"), ("msg", "str"), ("restore", "str"),
+                ("container_id_before", "str"), ("container_id", "str"))
+# The phases of a rollout in the order they run; phases_s keeps this order (others after, by name).
+ROLLOUT_PHASES = ("drain", "idle", "replace", "stop", "boot", "warm-up", "validate", "admit", "commit", "rollback")
+# Headers of the Rollout section of the Markdown and HTML renderings.
+ROLLOUT_COUNT_HEADERS = ("Replaced", "Unchanged", "Rolled back", "Failed", "Not reached")
+ROLLOUT_STATION_HEADERS = ("Station", "Outcome", "Release before", "Release now", "Attempted", "Failure / note")
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Labels the report sets itself on a Station's target group; extra labels do not override them.
@@ -202,6 +217,37 @@ def _labels(station, data):
     return labels
 
 
+def _phases(data):
+    """{phase: seconds} in the order the phases run; entries that are no number of seconds are dropped."""
+    if not isinstance(data, dict):
+        return {}
+    seconds = {}
+    for name, value in data.items():
+        name, value = _str(name), _num(value)
+        if name is not None and value is not None and value >= 0:
+            seconds[name] = value
+    rank = dict((name, index) for index, name in enumerate(ROLLOUT_PHASES))
+    return dict((name, seconds[name]) for name in sorted(seconds, key=lambda n: (rank.get(n, len(rank)), n)))
+
+
+def _rollout(station, data):
+    """The Station's rollout outcome (fact sglang_rollout_result), or None when no rollout ran on it."""
+    if data in (None, "") or (isinstance(data, dict) and not data):
+        return None
+    if not isinstance(data, dict):
+        raise FleetReportError("stations[%s].rollout must be a dict (the fact sglang_rollout_result), not %r"
+                               % (station, data))
+    rollout = _pick(data, ROLLOUT_KEYS)
+    outcome = rollout["outcome"]
+    if outcome is not None:
+        outcome = rollout["outcome"] = outcome.lower()
+    if outcome not in ROLLOUT_OUTCOMES:
+        raise FleetReportError("stations[%s].rollout.outcome %r is not a rollout outcome (%s)"
+                               % (station, data.get("outcome"), ", ".join(ROLLOUT_OUTCOMES)))
+    rollout["phases_s"] = _phases(data.get("phases_s"))
+    return rollout
+
+
 def normalise_gateway(data):
     """The gateway with its documented keys only (None without a gateway); workers sorted by URL and id."""
     if not isinstance(data, dict) or not data:
@@ -227,6 +273,7 @@ def normalise_station(name, data):
         metrics_url=clean_url(data.get("metrics_url")),
         labels=_labels(name, data.get("labels")),
         error=_error(data.get("error")),
+        rollout=_rollout(name, data.get("rollout")),
     )
 
 
@@ -271,6 +318,40 @@ def _resolve_membership(station, gateway):
 
 
 # --------------------------------------------------------------------------- verdicts
+def _rollout_failure(rollout):
+    """`in phase boot [catalog_id]: msg` of a failed rollout (the catalog id not repeated from the message)."""
+    text = ""
+    if rollout["phase"]:
+        text += " in phase %s" % rollout["phase"]
+    msg = rollout["msg"]
+    if rollout["catalog_id"]:
+        text += " [%s]" % rollout["catalog_id"]
+        prefix = "[%s]" % rollout["catalog_id"]
+        if msg and msg.startswith(prefix):
+            msg = msg[len(prefix):].strip() or None
+    if msg:
+        text += ": " + " ".join(msg.split())
+    return text
+
+
+def rollout_reason(rollout):
+    """Why a Station's rollout fails it, or None (replaced, unchanged, not_reached: the Station serves)."""
+    if not rollout or rollout["outcome"] not in ROLLOUT_FAILED:
+        return None
+    attempted = rollout["release_attempted"]
+    head = "rollout" + (" of %s" % attempted if attempted else "")
+    if rollout["outcome"] == "rolled_back":
+        return head + " rolled back" + _rollout_failure(rollout)
+    reason = head + " failed" + _rollout_failure(rollout)
+    # `failed`: even the rollback did not bring the Station back into service; restore says how far it got.
+    restore = " ".join((rollout["restore"] or "").split())
+    if not restore:
+        return reason + "; ROLLBACK FAILED"
+    if restore.upper().startswith("ROLLBACK"):
+        return reason + "; " + restore
+    return reason + "; ROLLBACK incomplete: " + restore
+
+
 def station_reasons(station, with_gateway):
     """Why a Station fails (empty: it passes). See verdict rules in docs/fleet.md."""
     reasons = []
@@ -285,6 +366,9 @@ def station_reasons(station, with_gateway):
         reasons.append("validation failed" + (": " + "; ".join(validation["failures"]) if validation["failures"] else ""))
     if (station["benchmark"] or {}).get("verdict") == "fail":
         reasons.append("benchmark verdict fail")
+    rollout = rollout_reason(station.get("rollout"))
+    if rollout:
+        reasons.append(rollout)
     if with_gateway:
         entry = station["gateway"]
         if not entry or not entry["member"]:
@@ -305,6 +389,15 @@ def image_drift(stations):
             by_tag.setdefault(server["image"], {}).setdefault(server["image_id"], []).append(name)
     return dict((tag, dict((i, sorted(names)) for i, names in ids.items()))
                 for tag, ids in by_tag.items() if len(ids) > 1)
+
+
+def rollout_summary(stations):
+    """counts and Stations per rollout outcome, or None when no Station has a rollout entry."""
+    entries = dict((name, s["rollout"]) for name, s in stations.items() if s.get("rollout"))
+    if not entries:
+        return None
+    names = dict((outcome, sorted(n for n, r in entries.items() if r["outcome"] == outcome)) for outcome in ROLLOUT_OUTCOMES)
+    return dict(counts=dict((outcome, len(names[outcome])) for outcome in ROLLOUT_OUTCOMES), stations=names)
 
 
 def build_report(stations, gateway=None, collection_version=None, known_secrets=(), now=None):
@@ -334,7 +427,7 @@ def build_report(stations, gateway=None, collection_version=None, known_secrets=
     counts = dict(stations=len(out), passed=len(out) - len(failed), failed=len(failed), in_gateway=len(members),
                   healthy_in_gateway=len([s for s in members if s["gateway"]["is_healthy"] is True]))
     fleet = dict(verdict=PASS if out and not failed else FAIL, failed=failed, counts=counts, releases=releases,
-                 with_gateway=with_gateway, drift=drift)
+                 with_gateway=with_gateway, drift=drift, rollout=rollout_summary(out))
     # The gateway at the top: its `url` is the fleet's one endpoint.
     return dict(schema_version=SCHEMA_VERSION, kind=KIND, generator=GENERATOR, generated_at=now or _now(),
                 collection=dict(name=COLLECTION, version=_str(collection_version)), stations=out, fleet=fleet,
@@ -356,6 +449,9 @@ def summary_line(doc):
         line += ", no gateway"
     if fleet["drift"]:
         line += "; image drift on %s" % ", ".join(sorted(fleet["drift"]))
+    if fleet.get("rollout"):
+        line += "; rollout: %s" % ", ".join("%d %s" % (n, o) for o, n in (
+            (o, fleet["rollout"]["counts"][o]) for o in ROLLOUT_OUTCOMES) if n)
     return line
 
 
@@ -505,6 +601,53 @@ def _gateway_text(station):
     return "%s%s" % (health, " (%s)" % g["status"] if g["status"] and g["status"].lower() != health else "")
 
 
+def _rollout_text(station):
+    """The Stations table's rollout cell: the outcome, with the phase where it failed."""
+    r = station.get("rollout")
+    if not r:
+        return None
+    if r["outcome"] in ROLLOUT_FAILED and r["phase"]:
+        return "%s (%s)" % (r["outcome"], r["phase"])
+    return r["outcome"]
+
+
+def _rollout_note(rollout):
+    """What the Rollout section says about one Station: where and why it failed, or why it was not reached."""
+    if rollout["outcome"] in ROLLOUT_FAILED:
+        note = _rollout_failure(rollout).strip()
+        if note.startswith("in phase "):
+            note = "phase " + note[len("in phase "):]
+        restore = " ".join((rollout["restore"] or "").split())
+        return "; ".join(x for x in (note, restore) if x) or None
+    if rollout["outcome"] == "not_reached":
+        return rollout["msg"]
+    return None
+
+
+def _secs(value):
+    return "%.1f" % value
+
+
+def _rollout_tables(doc):
+    """(counts row, [per-Station rows], timing headers, [timing rows]) of the Rollout section, all plain text."""
+    summary = doc["fleet"].get("rollout")
+    counts = [str(summary["counts"][o]) for o in ROLLOUT_OUTCOMES]
+    stations = []
+    timed = []
+    for name, s in doc["stations"].items():
+        r = s.get("rollout")
+        if not r:
+            continue
+        stations.append([name, r["outcome"], r["release_before"], r["release"], r["release_attempted"], _rollout_note(r)])
+        if r["phases_s"]:
+            timed.append((name, r["phases_s"]))
+    rank = dict((name, index) for index, name in enumerate(ROLLOUT_PHASES))
+    phases = sorted(set(p for _n, times in timed for p in times), key=lambda p: (rank.get(p, len(rank)), p))
+    timings = [[name] + [_secs(times[p]) if p in times else None for p in phases] + [_secs(sum(times.values()))]
+               for name, times in timed]
+    return counts, stations, phases, timings
+
+
 def _rows(doc):
     """Per Station the cells both renderings show (plain text)."""
     rows = []
@@ -519,7 +662,7 @@ def _rows(doc):
             drift=s["drift"], tag_moved=srv.get("tag_moved"), replaced=srv.get("replaced"),
             started_at=srv.get("started_at"), ready_after_s=srv.get("ready_after_s"),
             validation=_validation_text(s), benchmark=(s["benchmark"] or {}).get("verdict") or ("-" if s["benchmark"] is None else "?"),
-            gateway=_gateway_text(s), metrics=s["metrics_url"], reasons=s["reasons"]))
+            gateway=_gateway_text(s), rollout=_rollout_text(s), metrics=s["metrics_url"], reasons=s["reasons"]))
     return rows
 
 
@@ -545,14 +688,14 @@ def markdown(doc):
     lines.append("## Stations")
     lines.append("")
     lines.append("| Station | Verdict | GPU | Driver | MIG | Model | Release | Image | Image ID | Started | Validation "
-                 "| Benchmark | Gateway | Reasons |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+                 "| Benchmark | Gateway | Rollout | Reasons |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in _rows(doc):
         lines.append("| %s |" % " | ".join(_md_cell(c) for c in (
             r["station"], r["verdict"], " ".join(x for x in (r["gpu"], r["gpu_mem"] and "(%s)" % r["gpu_mem"]) if x) or None,
             r["driver"], r["mig"], r["model"], r["release"], r["image"],
             (r["image_id"] or "-") + (" DRIFT" if r["drift"] else "") + (" (tag moved)" if r["tag_moved"] else ""),
-            r["started_at"], r["validation"], r["benchmark"], r["gateway"], "; ".join(r["reasons"]) or None)))
+            r["started_at"], r["validation"], r["benchmark"], r["gateway"], r["rollout"], "; ".join(r["reasons"]) or None)))
     lines.append("")
     lines.append("## Releases in service")
     lines.append("")
@@ -562,6 +705,7 @@ def markdown(doc):
     else:
         lines.append("- none reported")
     lines.append("")
+    lines.extend(_markdown_rollout(doc))
     lines.append("## Image drift")
     lines.append("")
     if fleet["drift"]:
@@ -589,6 +733,30 @@ def markdown(doc):
     return "\n".join(lines)
 
 
+def _md_table(headers, rows, right_from):
+    lines = ["| %s |" % " | ".join(_md_cell(h) for h in headers),
+             "|%s|" % "|".join("---:" if i >= right_from else "---" for i in range(len(headers)))]
+    lines.extend("| %s |" % " | ".join(_md_cell(c) for c in row) for row in rows)
+    return lines
+
+
+def _markdown_rollout(doc):
+    lines = ["## Rollout", ""]
+    if not doc["fleet"].get("rollout"):
+        return lines + ["No rollout in this run.", ""]
+    counts, stations, phases, timings = _rollout_tables(doc)
+    lines.extend(_md_table(ROLLOUT_COUNT_HEADERS, [counts], 0))
+    lines.append("")
+    lines.extend(_md_table(ROLLOUT_STATION_HEADERS, stations, len(ROLLOUT_STATION_HEADERS)))
+    lines.append("")
+    if timings:
+        lines.append("Seconds per phase:")
+        lines.append("")
+        lines.extend(_md_table(["Station"] + phases + ["Total"], timings, 1))
+        lines.append("")
+    return lines
+
+
 # --------------------------------------------------------------------------- HTML
 _CSS = report_html.BASE_CSS + """.badge{display:inline-block;padding:0 5px;border-radius:3px;font-size:11px;font-weight:bold}
 .drift{background:#fff0c2;color:#7a5200;border:1px solid #e0b000}
@@ -604,6 +772,26 @@ def _h(value):
 
 def _verdict_span(verdict):
     return '<span class="%s">%s</span>' % ("pass" if verdict == PASS else "fail", escape(verdict))
+
+
+def _outcome_span(outcome):
+    return '<span class="fail">%s</span>' % escape(outcome) if outcome in ROLLOUT_FAILED else escape(outcome)
+
+
+def _html_rollout(doc):
+    body = ["<h2>Rollout</h2>"]
+    if not doc["fleet"].get("rollout"):
+        return body + ["<p>No rollout in this run.</p>"]
+    counts, stations, phases, timings = _rollout_tables(doc)
+    body.append(report_html.table(ROLLOUT_COUNT_HEADERS, [[escape(c) for c in counts]], left_cols=0))
+    body.append(report_html.table(ROLLOUT_STATION_HEADERS, [
+        [escape(row[0]), _outcome_span(row[1])] + [_h(c) for c in row[2:]] for row in stations],
+        left_cols=len(ROLLOUT_STATION_HEADERS)))
+    if timings:
+        body.append('<div class="meta">Seconds per phase</div>')
+        body.append(report_html.table(["Station"] + phases + ["Total"], [[_h(c) for c in row] for row in timings],
+                                      left_cols=1))
+    return body
 
 
 def html(doc):
@@ -632,14 +820,15 @@ def html(doc):
         rows.append([escape(r["station"]), _verdict_span(r["verdict"]), _h(r["gpu"]), _h(r["gpu_mem"]), _h(r["driver"]),
                      _h(r["mig"]), _h(r["model"]), _h(r["release"]), _h(r["image"]), image_id, _h(r["started_at"]),
                      _h(r["ready_after_s"]), _h(r["validation"]), _h(r["benchmark"]), _h(r["gateway"]),
-                     _h(r["metrics"]), reasons])
+                     _h(r["rollout"]), _h(r["metrics"]), reasons])
     body.append(report_html.table(["Station", "Verdict", "GPU", "Memory", "Driver", "MIG", "Model", "Release", "Image",
                                    "Image ID", "Started", "Ready after (s)", "Validation", "Benchmark", "Gateway",
-                                   "Metrics", "Reasons"], rows, left_cols=17))
+                                   "Rollout", "Metrics", "Reasons"], rows, left_cols=18))
     body.append("<h2>Releases in service</h2>")
     body.append(report_html.table(["Release", "Stations"], [[escape(rel), escape(", ".join(names))]
                                                             for rel, names in sorted(fleet["releases"].items())], left_cols=2)
                 if fleet["releases"] else "<p>none reported</p>")
+    body.extend(_html_rollout(doc))
     body.append("<h2>Image drift</h2>")
     if fleet["drift"]:
         rows = []

@@ -14,23 +14,25 @@ module: sglang_fleet_report
 short_description: Write the fleet report (JSON, Markdown, HTML, Prometheus targets) after a site run
 version_added: 0.1.0
 description:
-  - Runs on the controller (delegated to localhost, once) after every C(site.yml) run and writes one
-    report over every Station - what runs where (GPU, server, image, release), whether it passed
-    validation and its benchmark, whether it is a healthy member of the gateway - and judges the fleet.
+  - Runs on the controller (delegated to localhost, once) after every C(site.yml) and C(playbooks/rollout.yml) run
+    and writes one report over every Station - what runs where (GPU, server, image, release), whether it passed
+    validation and its benchmark, whether it is a healthy member of the gateway, what a rollout did to it - and
+    judges the fleet.
   - Writes, in O(dest), C(fleet-report.json) (schema_version 1, the schema is
     C(docs/schemas/fleet-report.schema.json) in the collection), C(fleet-report.md), C(fleet-report.html)
     (one self-contained page, no script and no external file, so it opens offline) and, with
     O(prometheus_targets=true), C(prometheus-targets.json) for a Prometheus C(file_sd_configs) entry.
     Every file is derived from the JSON document alone, so they change together. See C(docs/fleet.md).
   - "A Station's verdict is C(PASS) when it validated (C(validation.passed)), its benchmark verdict is not
-    C(fail), it reports no provision or deploy error and - when there is a gateway - it is a member of the
-    gateway that the gateway reports healthy; otherwise C(FAIL) with the reasons. The fleet verdict is C(PASS)
-    only when every Station passes (and there is at least one)."
+    C(fail), it reports no provision or deploy error, its rollout (if any) was not C(rolled_back) or C(failed) and -
+    when there is a gateway - it is a member of the gateway that the gateway reports healthy; otherwise C(FAIL) with
+    the reasons. The fleet verdict is C(PASS) only when every Station passes (and there is at least one)."
   - Flags image drift, Stations whose containers run different image IDs for the same image tag.
   - "Idempotent: the new report is compared with the existing C(fleet-report.json) without its volatile fields,
-    C(generated_at) (the time of the run) and C(stations.*.server.ready_after_s) (the readiness wait, measured
-    again on every deploy). When nothing else differs, the existing document (with its old volatile values) is
-    kept and no file is rewritten, so a re-run that changed nothing returns C(changed=false)."
+    C(generated_at) (the time of the run), C(stations.*.server.ready_after_s) (the readiness wait, measured
+    again on every deploy) and C(stations.*.rollout.phases_s) (a rollout's timings). When nothing else differs,
+    the existing document (with its old volatile values) is kept and no file is rewritten, so a re-run that
+    changed nothing returns C(changed=false)."
   - Every file is written mode C(0600), and O(dest) is created C(0700) when missing (an existing directory
     keeps its mode). Server credentials found in the input (C(api_key)-like keys, C(--api-key) values,
     C(Bearer) tokens, user:password in URLs) and every value in O(api_keys) are replaced by C(<redacted>).
@@ -53,6 +55,15 @@ options:
       - C(labels) - extra Prometheus labels (dict) of the Station's target group; names must be valid
         Prometheus label names. C(job), C(station), C(model) and C(release) are set by the module.
       - C(error) - C(phase), C(msg) when the Station failed before validation (provision, deploy), else null.
+      - C(rollout) - what C(playbooks/rollout.yml) did to the Station (its fact C(sglang_rollout_result)), null when
+        no rollout of the run touched it. C(outcome) (required) - one of C(replaced), C(unchanged), C(rolled_back),
+        C(failed), C(not_reached); any other value fails the module naming it. C(release) (what the Station runs
+        after the rollout), C(release_before), C(release_attempted) (C(rolled_back), C(failed)), C(phase) (where it
+        failed - C(drain), C(idle), C(stop), C(boot), C(warm-up), C(validate), C(admit), C(commit)), C(catalog_id)
+        (failure catalog id), C(msg), C(restore) (what the restore did), C(container_id_before), C(container_id),
+        C(phases_s) (phase to seconds). Empty strings become null.
+      - A C(rolled_back) or C(failed) rollout fails the Station; C(replaced), C(unchanged) and C(not_reached) add
+        no reason (the Station serves).
     type: dict
     required: true
   gateway:
@@ -134,6 +145,14 @@ counts:
   returned: always
   type: dict
   sample: {stations: 3, passed: 3, failed: 0, in_gateway: 3, healthy_in_gateway: 3}
+rollout:
+  description:
+    - The rollout outcomes (C(fleet.rollout) of the document) - C(counts) and C(stations) per outcome (C(replaced),
+      C(unchanged), C(rolled_back), C(failed), C(not_reached)); null when no Station has a rollout entry.
+  returned: always
+  type: dict
+  sample: {counts: {replaced: 2, unchanged: 0, rolled_back: 1, failed: 0, not_reached: 0},
+           stations: {replaced: [station1, station2], unchanged: [], rolled_back: [station3], failed: [], not_reached: []}}
 drift:
   description: Image tag to image ID to the Stations running it, for every tag that runs as more than one image ID.
   returned: always
@@ -152,7 +171,7 @@ report:
   returned: always
   type: dict
 msg:
-  description: One line about the fleet.
+  description: One line about the fleet (with the rollout outcomes when there was a rollout).
   returned: always
   type: str
   sample: "fleet PASS: 3/3 Stations pass, 3 in the gateway (3 healthy)"
@@ -275,7 +294,8 @@ def main():
         module.fail_json(msg="Cannot write the fleet report in %s: %s" % (dest, exc), paths=paths)
 
     module.exit_json(changed=changed, verdict=doc["fleet"]["verdict"], counts=doc["fleet"]["counts"],
-                     drift=doc["fleet"]["drift"], paths=paths, report=doc, msg=fr.summary_line(doc))
+                     rollout=doc["fleet"]["rollout"], drift=doc["fleet"]["drift"], paths=paths, report=doc,
+                     msg=fr.summary_line(doc))
 
 
 if __name__ == "__main__":

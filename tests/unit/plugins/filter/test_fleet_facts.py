@@ -70,3 +70,17 @@ def test_what_a_run_did_is_not_part_of_the_station_state():
     again = station("s1")
     again["sglang_server_deployed"].update(replaced=False, previous_image_id="sha256:1", phase="ready")
     assert fleet_stations(["s1"], {"s1": first}) == fleet_stations(["s1"], {"s1": again})
+
+
+def test_the_rollout_result_is_passed_through_and_null_without_a_rollout():
+    result = {"outcome": "rolled_back", "release": "r1", "release_before": "r1", "release_attempted": "r2",
+              "phase": "boot", "catalog_id": "cuda_oom", "msg": "[cuda_oom] out of memory", "restore": "back on r1",
+              "container_id_before": "c1", "phases_s": {"drain": 5.1, "boot": 2.2}}
+    hostvars = {"s1": station("s1", sglang_rollout_result=result), "s2": station("s2"),
+                "s3": station("s3", sglang_rollout_result=None)}
+    stations = fleet_stations(["s1", "s2", "s3"], hostvars)
+    assert stations["s1"]["rollout"] == result and stations["s1"]["rollout"] is not result
+    assert stations["s2"]["rollout"] is None and stations["s3"]["rollout"] is None
+    # A site.yml run (no rollout) yields the same input as before apart from the null rollout.
+    assert set(stations["s2"]) == {"gpu", "server", "validation", "benchmark", "gateway", "metrics_url", "labels",
+                                   "error", "rollout"}

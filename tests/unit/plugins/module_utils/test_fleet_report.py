@@ -45,7 +45,7 @@ def test_normalising_keeps_documented_keys_with_types_and_drops_the_rest():
                     base_url="http://u:p@h:1/", phase="ready", previous_image_id="sha256:old"),
         validation=dict(passed="no", failures="one failure"), benchmark=dict(verdict="FAIL"),
         gateway=dict(member="true"), metrics_url="", labels=dict(site=1, empty=None), error={}, unknown=1))
-    assert set(got) == {"gpu", "server", "validation", "benchmark", "gateway", "metrics_url", "labels", "error"}
+    assert set(got) == {"gpu", "server", "validation", "benchmark", "gateway", "metrics_url", "labels", "error", "rollout"}
     assert got["gpu"] == dict(name="NVIDIA GB300", uuid=None, memory_total_mib=1024, driver_version=None,
                               compute_cap="10.3", mig_mode=None)
     srv = got["server"]
@@ -57,6 +57,7 @@ def test_normalising_keeps_documented_keys_with_types_and_drops_the_rest():
     assert got["benchmark"] == dict(verdict="fail", report=None)
     assert got["gateway"] == dict(member=True, worker_id=None, status=None, is_healthy=None)
     assert got["metrics_url"] is None and got["labels"] == dict(site="1", empty="") and got["error"] is None
+    assert got["rollout"] is None
     assert fr.normalise_station("s", None)["validation"] is None
     # What the sglang_benchmark role publishes: the report directory as report_dir.
     got = fr.normalise_station("s", dict(benchmark=dict(verdict="pass", runs={"runbook": "pass"}, report_dir="/r/b")))
@@ -249,3 +250,140 @@ def test_collection_paths_follow_ansible_config_precedence(tmp_path):
     # This checkout: its ansible.cfg points at .build/collections, where the checkout is linked.
     roots = fr.collection_roots(env={}, cwd=REPO, here="/zip/x/y/z.py")
     assert os.path.samefile(roots[1], REPO)
+
+
+# --------------------------------------------------------------------------- rollout outcomes
+PHASES = {"drain": 5.1, "idle": 2.0, "stop": 5.3, "boot": 2.2, "warm-up": 0.4, "validate": 3.1, "admit": 4.0, "commit": 0.3}
+
+
+def rollout(outcome, **extra):
+    """A Station's sglang_rollout_result as playbooks/rollout.yml leaves it."""
+    fact = dict(outcome=outcome, release="r2", release_before="r1", phase="", catalog_id="", msg="", phases_s={})
+    if outcome == "replaced":
+        fact.update(container_id_before="c-old", container_id="c-new", phases_s=dict(PHASES))
+    if outcome in ("rolled_back", "failed"):
+        fact.update(release="r1", release_attempted="r2", container_id_before="c-old",
+                    phases_s={"drain": 5.0, "idle": 1.0, "stop": 4.0, "boot": 30.5, "rollback": 12.0})
+    if outcome == "not_reached":
+        fact.update(release="r1", msg="not reached: the canary batch 1 failed on a (1 of 1)")
+    fact.update(extra)
+    return fact
+
+
+def rollout_fleet():
+    stations = dict(a=station(1), b=station(2, release="r2"), c=station(3), d=station(4), e=station(5, release="r2"),
+                    f=station(6, release="r2"))
+    stations["a"]["rollout"] = rollout("rolled_back", phase="boot", catalog_id="cuda_oom",
+                                       msg="[cuda_oom] CUDA out of memory while loading the weights",
+                                       restore="Back on its previous server (r1), proven ready.")
+    stations["b"]["rollout"] = rollout("replaced")
+    stations["c"]["rollout"] = rollout("failed", phase="admit", msg="the gateway does not report it healthy",
+                                       restore="ROLLBACK FAILED: the previous server does not serve again (timeout).")
+    stations["d"]["rollout"] = rollout("not_reached")
+    stations["e"]["rollout"] = rollout("unchanged", release="r2", release_before="r2")
+    return stations  # f: not part of the rollout
+
+
+def test_rollout_is_normalised_to_its_documented_keys():
+    got = fr.normalise_station("s", dict(rollout=dict(
+        outcome=" Rolled_Back ", release="r1", release_before="r1", release_attempted="r2", phase="boot",
+        catalog_id="", msg="boom\n", restore="", container_id_before="c1", unknown="x",
+        phases_s={"commit": "0.3", "boot": 2, "drain": 5.5, "custom": 1, "bad": "n/a", "neg": -1, "idle": True})))
+    assert got["rollout"] == dict(outcome="rolled_back", release="r1", release_before="r1", release_attempted="r2",
+                                  phase="boot", catalog_id=None, msg="boom", restore=None, container_id_before="c1",
+                                  container_id=None, phases_s={"drain": 5.5, "boot": 2, "commit": 0.3, "custom": 1})
+    # The phases in the order they run, whatever order they came in (and the JSON file sorts them).
+    assert list(got["rollout"]["phases_s"]) == ["drain", "boot", "commit", "custom"]
+    assert fr.normalise_station("s", {})["rollout"] is None
+    assert fr.normalise_station("s", dict(rollout={}))["rollout"] is None
+    assert fr.normalise_station("s", dict(rollout=dict(outcome="unchanged")))["rollout"]["phases_s"] == {}
+
+
+def test_an_unknown_rollout_outcome_is_an_error_naming_it():
+    for fact in (dict(outcome="partially"), dict(release="r2"), dict(outcome="")):
+        with pytest.raises(fr.FleetReportError, match=r"stations\[s\]\.rollout\.outcome") as info:
+            fr.normalise_station("s", dict(rollout=fact))
+        assert repr(fact.get("outcome")) in str(info.value)
+    with pytest.raises(fr.FleetReportError, match=r"stations\[s\]\.rollout must be a dict"):
+        fr.normalise_station("s", dict(rollout="replaced"))
+
+
+def test_rollout_outcomes_and_their_reasons(validator):
+    doc = fr.build_report(rollout_fleet(), None, now=NOW)
+    reasons = dict((n, s["reasons"]) for n, s in doc["stations"].items())
+    assert reasons == dict(
+        a=["rollout of r2 rolled back in phase boot [cuda_oom]: CUDA out of memory while loading the weights"],
+        b=[], c=["rollout of r2 failed in phase admit: the gateway does not report it healthy; "
+                 "ROLLBACK FAILED: the previous server does not serve again (timeout)."],
+        d=[], e=[], f=[])
+    assert doc["fleet"]["failed"] == ["a", "c"] and doc["fleet"]["verdict"] == "FAIL"
+    assert doc["stations"]["b"]["rollout"]["container_id"] == "c-new"
+    assert doc["stations"]["f"]["rollout"] is None
+    # Which Station runs which release.
+    assert doc["fleet"]["releases"] == {"r1": ["a", "c", "d"], "r2": ["b", "e", "f"]}
+    assert doc["fleet"]["rollout"] == dict(
+        counts=dict(replaced=1, unchanged=1, rolled_back=1, failed=1, not_reached=1),
+        stations=dict(replaced=["b"], unchanged=["e"], rolled_back=["a"], failed=["c"], not_reached=["d"]))
+    assert fr.summary_line(doc).endswith("; rollout: 1 replaced, 1 unchanged, 1 rolled_back, 1 failed, 1 not_reached")
+    validator.validate(doc)
+
+
+def test_a_failed_rollout_without_a_restore_note_or_phase_still_says_so():
+    got = fr.build_report(dict(a=dict(station(1), rollout=dict(outcome="failed"))), None, now=NOW)["stations"]["a"]
+    assert got["reasons"] == ["rollout failed; ROLLBACK FAILED"]
+    note = "The previous server serves again, but the gateway does not report it healthy: no healthy member."
+    got = fr.build_report(dict(a=dict(station(1), rollout=rollout("failed", phase="admit", restore=note))), None,
+                          now=NOW)["stations"]["a"]
+    assert got["reasons"] == ["rollout of r2 failed in phase admit; ROLLBACK incomplete: " + note]
+
+
+def test_without_a_rollout_the_fleet_summary_is_null(validator):
+    doc = fr.build_report(dict(a=station(1), b=station(2)), None, now=NOW)
+    assert doc["fleet"]["rollout"] is None and all(s["rollout"] is None for s in doc["stations"].values())
+    assert "rollout" not in fr.summary_line(doc)
+    assert "No rollout in this run." in fr.markdown(doc) and "No rollout in this run." in fr.html(doc)
+    validator.validate(doc)
+
+
+def test_rollout_phase_timings_are_volatile():
+    stations = rollout_fleet()
+    one = fr.build_report(stations, None, now=NOW)
+    stations["b"]["rollout"]["phases_s"] = dict(PHASES, drain=9.9, boot=3.3)
+    stations["a"]["rollout"]["phases_s"] = {}
+    two = fr.build_report(stations, None, now=NOW)
+    assert one != two and fr.stable(one) == fr.stable(two)
+    assert "phases_s" not in fr.stable(one)["stations"]["b"]["rollout"]
+    assert fr.carry_volatile(two, one) == one
+    # The JSON file sorts the keys: carried timings render as the first run's did.
+    reloaded = json.loads(json.dumps(one, sort_keys=True))
+    assert fr.files(fr.carry_volatile(two, reloaded)) == fr.files(one)
+    # The outcome is not volatile.
+    stations["b"]["rollout"]["outcome"] = "unchanged"
+    assert fr.stable(fr.build_report(stations, None, now=NOW)) != fr.stable(one)
+
+
+def test_rollout_is_rendered_in_markdown_and_html():
+    doc = fr.build_report(rollout_fleet(), None, now=NOW)
+    md = fr.markdown(doc)
+    header = [line for line in md.splitlines() if line.startswith("| Station | Verdict |")][0]
+    assert "| Rollout | Reasons |" in header
+
+    def row(name):
+        return [line for line in md.splitlines() if line.startswith("| %s | " % name)][0]
+
+    assert "| rolled_back (boot) |" in row("a") and "| failed (admit) |" in row("c")
+    assert "| replaced |" in row("b") and "| not_reached |" in row("d") and "| unchanged |" in row("e")
+    section = md.split("## Rollout", 1)[1].split("\n## ", 1)[0]
+    assert "| Replaced | Unchanged | Rolled back | Failed | Not reached |" in section and "| 1 | 1 | 1 | 1 | 1 |" in section
+    assert "| a | rolled_back | r1 | r1 | r2 | phase boot [cuda_oom]: CUDA out of memory while loading the weights; " \
+           "Back on its previous server (r1), proven ready. |" in section
+    assert "| d | not_reached | r1 | r1 | - | not reached: the canary batch 1 failed on a (1 of 1) |" in section
+    assert "| Station | drain | idle | stop | boot | warm-up | validate | admit | commit | rollback | Total |" in section
+    assert "| b | 5.1 | 2.0 | 5.3 | 2.2 | 0.4 | 3.1 | 4.0 | 0.3 | - | 22.4 |" in section
+    assert "| a | 5.0 | 1.0 | 4.0 | 30.5 | - | - | - | - | 12.0 | 52.5 |" in section
+    assert "| e |" not in section.split("Seconds per phase", 1)[1]  # no timings, no row
+    page = fr.html(doc)
+    assert "<h2>Rollout</h2>" in page and "<th class=\"l\">Rollout</th>" in page
+    assert "rolled_back (boot)" in page and '<span class="fail">failed</span>' in page
+    assert "<th>warm-up</th>" in page and "<td>22.4</td>" in page
+    assert not re.search(r"<script|<link|@import|url\(", page, re.I)

@@ -374,6 +374,8 @@ def test_api_keys_are_redacted_from_every_file_and_the_result(run_module, tmp_pa
     stations["station3"]["server"]["served_model"] = secret
     stations["station3"]["server"]["api_key"] = "sk-unknown-other"  # an unknown key is dropped (and would be redacted)
     stations["station3"]["server"]["base_url"] = "http://admin:%s@10.0.0.3:30000" % secret
+    stations["station3"]["rollout"] = dict(outcome="rolled_back", phase="boot", msg="--api-key %s refused" % secret,
+                                           restore="back on v0.5.3 (key %s)" % secret)
     gateway = _gateway()
     gateway["url"] = "http://gateway.lab:8080/?key=" + secret
     result = _run(run_module, _args(tmp_path, stations, gateway, api_keys=[secret]))
@@ -414,3 +416,123 @@ def test_string_values_from_templates_are_normalised(run_module, tmp_path, schem
     assert got["server"]["ready_after_s"] == 41.5 and got["server"]["image_id"] is None
     assert got["gpu"]["memory_total_mib"] == 285696 and got["validation"]["passed"] is True
     jsonschema.validate(result["report"], schema)
+
+
+def _rollout(outcome, **extra):
+    """sglang_rollout_result as playbooks/rollout.yml leaves it on a Station."""
+    fact = dict(outcome=outcome, release="v0.5.4", release_before="v0.5.3", phase="", catalog_id="", msg="", phases_s={})
+    if outcome == "replaced":
+        fact.update(container_id_before="c-old", container_id="c-new",
+                    phases_s={"drain": 5.1, "idle": 2.0, "stop": 5.3, "boot": 2.2, "warm-up": 0.4, "validate": 3.1,
+                              "admit": 4.0, "commit": 0.3})
+    elif outcome in ("rolled_back", "failed"):
+        fact.update(release="v0.5.3", release_attempted="v0.5.4", container_id_before="c-old",
+                    phases_s={"drain": 4.0, "idle": 1.0, "stop": 5.0, "boot": 61.0, "rollback": 20.5})
+    fact.update(extra)
+    return fact
+
+
+def _rollout_fleet():
+    stations = _fleet()
+    stations["station1"]["server"]["release"] = "v0.5.4"
+    stations["station1"]["rollout"] = _rollout("replaced")
+    stations["station2"]["rollout"] = _rollout(
+        "rolled_back", phase="boot", catalog_id="cuda_oom", msg="[cuda_oom] CUDA out of memory",
+        restore="Back on its previous server (v0.5.3), proven ready and healthy behind the gateway.")
+    stations["station3"]["rollout"] = _rollout("not_reached", release="v0.5.3",
+                                               msg="not reached: the canary batch 1 failed on station2 (1 of 1)")
+    return stations
+
+
+def test_rollout_outcomes_are_reported_rendered_and_validated(run_module, tmp_path, schema):
+    result = _run(run_module, _args(tmp_path, _rollout_fleet()))
+    doc = result["report"]
+    jsonschema.validate(doc, schema)
+    assert result["verdict"] == "FAIL" and doc["fleet"]["failed"] == ["station2"]
+    assert doc["stations"]["station2"]["reasons"] == ["rollout of v0.5.4 rolled back in phase boot [cuda_oom]: CUDA out of memory"]
+    assert doc["stations"]["station1"]["reasons"] == [] and doc["stations"]["station3"]["reasons"] == []
+    assert doc["stations"]["station1"]["rollout"]["release_before"] == "v0.5.3"
+    assert doc["fleet"]["releases"] == {"v0.5.4": ["station1"], "v0.5.3": ["station2", "station3"]}
+    assert result["rollout"] == doc["fleet"]["rollout"] == dict(
+        counts=dict(replaced=1, unchanged=0, rolled_back=1, failed=0, not_reached=1),
+        stations=dict(replaced=["station1"], unchanged=[], rolled_back=["station2"], failed=[], not_reached=["station3"]))
+    assert result["msg"].endswith("; rollout: 1 replaced, 1 rolled_back, 1 not_reached")
+    dest = tmp_path / "reports" / "fleet"
+    md = (dest / "fleet-report.md").read_text()
+    assert "| Rollout | Reasons |" in md and "| rolled_back (boot) |" in md and "| replaced |" in md
+    assert "## Rollout" in md and "| 1 | 0 | 1 | 0 | 1 |" in md
+    assert "| station1 | 5.1 | 2.0 | 5.3 | 2.2 | 0.4 | 3.1 | 4.0 | 0.3 | - | 22.4 |" in md
+    html = (dest / "fleet-report.html").read_text()
+    assert "<h2>Rollout</h2>" in html and "rolled_back (boot)" in html and "<td>61.0</td>" in html
+    assert json.loads((dest / "fleet-report.json").read_text()) == doc
+    # A Station whose rollout failed altogether fails too, with what the restore did.
+    stations = _rollout_fleet()
+    stations["station2"]["rollout"].update(outcome="failed", restore="ROLLBACK FAILED: the previous server does not "
+                                                                     "serve again (container exited).")
+    result = _run(run_module, _args(tmp_path, stations))
+    assert result["report"]["stations"]["station2"]["reasons"] == [
+        "rollout of v0.5.4 failed in phase boot [cuda_oom]: CUDA out of memory; ROLLBACK FAILED: the previous server "
+        "does not serve again (container exited)."]
+    assert result["rollout"]["counts"]["failed"] == 1 and result["rollout"]["stations"]["failed"] == ["station2"]
+    jsonschema.validate(result["report"], schema)
+
+
+def test_a_report_without_a_rollout_has_null_rollout_entries(run_module, tmp_path, schema):
+    result = _run(run_module, _args(tmp_path))
+    assert result["rollout"] is None and result["report"]["fleet"]["rollout"] is None
+    assert all(s["rollout"] is None for s in result["report"]["stations"].values())
+    assert "No rollout in this run." in (tmp_path / "reports" / "fleet" / "fleet-report.md").read_text()
+    jsonschema.validate(result["report"], schema)
+
+
+def test_rollout_timings_alone_do_not_change_the_report(run_module, tmp_path):
+    args = _args(tmp_path, _rollout_fleet())
+    dest = tmp_path / "reports" / "fleet"
+    first = _run(run_module, args)
+    before = _mtimes(dest)
+    again = copy.deepcopy(args)
+    again["stations"]["station1"]["rollout"]["phases_s"].update(drain=7.7, boot=3.9, commit=0.2)
+    again["stations"]["station2"]["rollout"]["phases_s"] = {"boot": 59.0, "drain": 4.5, "rollback": 21.0, "stop": 5.0}
+    second = _run(run_module, again)
+    assert second["changed"] is False and _mtimes(dest) == before
+    assert second["report"] == first["report"]
+    # Another outcome is a real change.
+    changed = copy.deepcopy(again)
+    changed["stations"]["station3"]["rollout"].update(outcome="unchanged", msg="")
+    third = _run(run_module, changed)
+    assert third["changed"] is True and third["rollout"]["counts"]["unchanged"] == 1
+    assert _run(run_module, changed)["changed"] is False
+
+
+def test_an_unknown_rollout_outcome_fails_naming_it(run_module, tmp_path):
+    stations = _rollout_fleet()
+    stations["station1"]["rollout"]["outcome"] = "half_done"
+    failed, result = run_module(sglang_fleet_report.main, _args(tmp_path, stations))
+    assert failed and "'half_done'" in result["msg"] and "station1" in result["msg"]
+    assert not (tmp_path / "reports").exists()
+
+
+def test_the_schema_rejects_malformed_rollout_entries(run_module, tmp_path, schema):
+    good = _run(run_module, _args(tmp_path, _rollout_fleet()))["report"]
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid(good)
+    broken = []
+    for mutate in (
+        lambda d: d["stations"]["station1"].pop("rollout"),
+        lambda d: d["stations"]["station1"]["rollout"].update(outcome="half_done"),
+        lambda d: d["stations"]["station1"]["rollout"].update(unexpected=1),
+        lambda d: d["stations"]["station1"]["rollout"].pop("release_before"),
+        lambda d: d["stations"]["station1"]["rollout"]["phases_s"].update(drain="5 s"),
+        lambda d: d["stations"]["station1"]["rollout"]["phases_s"].update(drain=-1),
+        # A rolled back Station cannot pass.
+        lambda d: d["stations"]["station2"].update(verdict="PASS", reasons=[]),
+        lambda d: d["fleet"].pop("rollout"),
+        lambda d: d["fleet"]["rollout"]["counts"].pop("not_reached"),
+        lambda d: d["fleet"]["rollout"]["stations"].update(half_done=["station1"]),
+        lambda d: d["fleet"]["rollout"]["counts"].update(replaced=-1),
+    ):
+        doc = copy.deepcopy(good)
+        mutate(doc)
+        broken.append(doc)
+    for index, doc in enumerate(broken):
+        assert not validator.is_valid(doc), index
