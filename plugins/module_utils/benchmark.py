@@ -33,6 +33,7 @@ import random
 import time
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
+    parse_prometheus,
     HTTPResponse,
     SGLangError,
 )
@@ -635,33 +636,6 @@ def aggregate(state, cfg):
 
 
 # --------------------------------------------------------------------------- server side
-def parse_prometheus(text):
-    """{metric name: sum over its label sets} and {series (name + labels): value} of Prometheus text."""
-    totals, series = {}, {}
-    for line in (text or "").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if "{" in line:
-            name = line[:line.index("{")]
-            close = line.rfind("}")
-            key = line[:close + 1]
-            rest = line[close + 1:].split()
-        else:
-            fields = line.split()
-            name = key = fields[0]
-            rest = fields[1:]
-        if not rest:
-            continue
-        try:
-            value = float(rest[0])
-        except ValueError:
-            continue
-        totals[name] = totals.get(name, 0.0) + value
-        series[key] = value
-    return totals, series
-
-
 def metric_deltas(before_text, after_text, names=TRACKED_COUNTERS):
     """Counter deltas (after - before) of names; "unavailable" when either scrape is missing.
 

@@ -21,6 +21,8 @@ import difflib
 import ipaddress
 import re
 
+from ansible_collections.dgx_station.inference.plugins.module_utils.rollout_plan import RolloutPlanError, batch_sizes
+
 # Docker's reference grammar (distribution/reference): lowercase path components separated by
 # '/', '.', '_', '__' or dashes, an optional registry host[:port] first, then :tag and/or @digest.
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -402,6 +404,14 @@ def check_dict(value, params):
     return None
 
 
+def check_rollout_batch(value, params):
+    try:
+        batch_sizes(value, 100)
+    except RolloutPlanError as exc:
+        return "is not a batch size: " + str(exc).split(": ", 1)[-1], params.get("fix", "for example 1, '25%' or [1, 2, '50%']")
+    return None
+
+
 def check_benchmark_runs(value, params):
     """`{name: {num_conversations: N, turns_per_conversation: N}}` with positive counts."""
     if not isinstance(value, dict) or not value:
@@ -430,6 +440,7 @@ CHECKS = {
     "absolute_path": check_absolute_path,
     "apt_source": check_apt_source,
     "benchmark_runs": check_benchmark_runs,
+    "rollout_batch": check_rollout_batch,
     "capabilities": check_capabilities,
     "command": check_command,
     "container_name": check_container_name,

@@ -18,7 +18,8 @@ Nothing else is retried: a generation that timed out may still be running on the
 a 5xx is reported as is, and waiting for a booting server is the job of sglang_wait.
 
 Public names (imported by the other modules): SGLangClient, SGLangError,
-CONNECTION_ARGUMENT_SPEC, client_from_module, fail_from_error, parse_sse_data, iter_sse_lines.
+CONNECTION_ARGUMENT_SPEC, client_from_module, fail_from_error, parse_sse_data, iter_sse_lines,
+parse_prometheus.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -306,6 +307,34 @@ class SGLangClient:
             raise self.status_error("/metrics", response)
         return response.text
 
+    def server_load(self):
+        """Running and queued requests of the server, summed over its DP ranks.
+
+        SGLang's own load figures: GET /v1/loads?include=core (num_running_reqs, num_waiting_reqs per
+        DP rank); a server without that endpoint (404) is read from the /metrics gauges
+        sglang:num_running_reqs and sglang:num_queue_reqs instead (needs --enable-metrics).
+        """
+        response = self.request("GET", "/v1/loads?include=core", expect=None)
+        if response.status == 200:
+            body = response.json()
+            loads = body.get("loads") if isinstance(body, dict) else None
+            if not isinstance(loads, list) or not all(isinstance(load, dict) for load in loads):
+                raise SGLangError("%s/v1/loads did not answer a list of loads: %r" % (self.base_url, body), "invalid_response")
+            return dict(running=sum(int(load.get("num_running_reqs") or 0) for load in loads),
+                        waiting=sum(int(load.get("num_waiting_reqs") or 0) for load in loads),
+                        source="/v1/loads", loads=loads)
+        if response.status != 404:
+            raise self.status_error("/v1/loads", response)
+        text = self.metrics_text()
+        if text is None:
+            raise SGLangError(
+                "%s has neither /v1/loads nor /metrics, so its running and queued requests cannot be read: start it "
+                "with --enable-metrics (sglang_server_enable_metrics) or use an SGLang that serves /v1/loads." % self.base_url,
+                "not_found", 404)
+        totals = parse_prometheus(text)[0]
+        return dict(running=int(totals.get("sglang:num_running_reqs", 0)), waiting=int(totals.get("sglang:num_queue_reqs", 0)),
+                    source="/metrics", loads=[])
+
     def chat(self, payload, timeout=None):
         """Non-streaming /v1/chat/completions; returns the parsed body."""
         body = dict(payload, stream=False)
@@ -340,6 +369,34 @@ class SGLangClient:
             # An unfinished stream leaves the connection unusable for the next request.
             if not response.isclosed():
                 self.close()
+
+
+def parse_prometheus(text):
+    """{metric name: sum over its label sets} and {series (name + labels): value} of Prometheus text."""
+    totals, series = {}, {}
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "{" in line:
+            name = line[:line.index("{")]
+            close = line.rfind("}")
+            key = line[:close + 1]
+            rest = line[close + 1:].split()
+        else:
+            fields = line.split()
+            name = key = fields[0]
+            rest = fields[1:]
+        if not rest:
+            continue
+        try:
+            value = float(rest[0])
+        except ValueError:
+            continue
+        totals[name] = totals.get(name, 0.0) + value
+        series[key] = value
+    return totals, series
+
 
 
 def iter_sse_lines(response):
