@@ -1,14 +1,26 @@
 """Fixtures for integration tests that need an SGLang server: `start_sim` runs the simulator (tests/sim)."""
+import atexit
 import http.client
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
 from _sim_http import SIM_BIN, free_port
+
+# SGLang's SIGTERM watchdog looks every 5 s whether the drain is done, so a real server takes up to 5 s to exit;
+# simulators started by these tests look every 0.1 s unless a test asks for SGLang's interval (env of start_sim).
+os.environ.setdefault("SGLANG_SIM_SHUTDOWN_POLL_S", "0.1")
+# Simulators write the models they "download" into the Hugging Face cache: never the tester's own.
+_HF_HUB_CACHE = tempfile.mkdtemp(prefix="sim-hf-hub-")
+atexit.register(shutil.rmtree, _HF_HUB_CACHE, True)
+os.environ["HF_HUB_CACHE"] = _HF_HUB_CACHE
+os.environ.pop("HUGGINGFACE_HUB_CACHE", None)
 
 RUNBOOK_FLAGS = ("--context-length", "8192", "--mem-fraction-static", "0.85", "--attention-backend", "flashinfer",
                  "--enable-cache-report")
@@ -80,6 +92,9 @@ def start_sim(tmp_path):
         full_env.pop("SGLANG_SIM_FAULT", None)
         full_env["SGLANG_SIM_BOOT_SECONDS"] = str(boot_seconds)
         full_env["PYTHONUNBUFFERED"] = "1"
+        # The server writes the models it "downloads" into the Hugging Face cache: the test's own, empty one
+        # (a test that wants HF_HOME/hub or ~/.cache/huggingface/hub passes HF_HUB_CACHE="").
+        full_env["HF_HUB_CACHE"] = str(tmp_path / "hf-hub")
         full_env.update({k: str(v) for k, v in (env or {}).items()})
         log = open(log_path, "wb")
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=str(tmp_path))

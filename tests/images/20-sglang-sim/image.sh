@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SGLang simulator image: the Station base with tests/sim installed as the `sglang` package, so the
 # production command line (`sglang serve --model-path ...` or `python3 -m sglang.launch_server ...`)
-# runs unchanged without a GPU. The collection's model presets are copied in at build time.
+# runs unchanged without a GPU, and `hf download ...` (the stand-in Hugging Face CLI) fills the cache.
+# The collection's model presets are copied in at build time.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 
@@ -37,14 +38,24 @@ from sglang.cli.main import main
 
 sys.exit(main())
 PY
+  # The Hugging Face CLI of the real image (huggingface_hub 2.x ships `hf` only, no `huggingface-cli`).
+  cat > "$CONTEXT/hf-entry" <<'PY'
+#!/usr/bin/python3
+import sys
+
+from sglang.sim.hf_cli import main
+
+sys.exit(main())
+PY
   cat > "$CONTEXT/Dockerfile" <<DOCKERFILE
 FROM $BASE
 COPY sglang /opt/sglang-sim/sglang
 COPY sglang-entry /usr/local/bin/sglang
-RUN chmod 0755 /usr/local/bin/sglang \\
+COPY hf-entry /usr/local/bin/hf
+RUN chmod 0755 /usr/local/bin/sglang /usr/local/bin/hf \\
  && python3 -c "import os, site; d = site.getsitepackages()[0]; os.makedirs(d, exist_ok=True); open(os.path.join(d, 'sglang-sim.pth'), 'w').write('/opt/sglang-sim\\\\n')" \\
  && python3 -c "import sglang.launch_server, sglang.sim.main as m; m.load_presets()" \\
- && sglang version
+ && sglang version && HF_HUB_DISABLE_UPDATE_CHECK=1 hf --version
 ENV PYTHONUNBUFFERED=1
 EXPOSE 30000
 CMD ["/bin/bash"]

@@ -1,6 +1,7 @@
 """The HTTP API of SGLang 0.5.23: routes, validation, errors, auth, streaming and runtime faults."""
 import array
 import asyncio
+import datetime
 import json
 import hmac
 import os
@@ -234,7 +235,13 @@ class App:
         self.metrics = metrics
         self.served = args.served_model_name or args.model_path
         self.status = "Starting"
-        self.shutting_down = False
+        # TokenizerManager state: `gracefully_exit` is set by the SIGTERM handler; `rid_to_state` holds the
+        # requests in flight (what the SIGTERM watchdog drains); the handle loop (and with it the SIGTERM
+        # handler and the watchdog) starts with the first request that reaches the tokenizer manager.
+        self.gracefully_exit = False
+        self.rid_to_state = {}
+        self.tm_loop_started = False
+        self.on_tm_loop_start = None
         self.engine = Engine(cfg, metrics)
         self.engine.on_complete = self._on_complete
         self.completed = 0
@@ -314,9 +321,20 @@ class App:
             if resp.status is None:
                 resp.json(500, HTTPError(500, "Internal server error: %s" % e, "InternalServerError").body())
 
+    def tm_loop(self):
+        """TokenizerManager.auto_create_handle_loop: the first call starts the handle loop, installs the SIGTERM
+        handler (replacing Uvicorn's) and starts the SIGTERM watchdog."""
+        if not self.tm_loop_started:
+            self.tm_loop_started = True
+            if self.on_tm_loop_start is not None:
+                self.on_tm_loop_start()
+
     # ----- health, info -----
     async def health(self, req, resp):
-        if self.shutting_down or self.status != "Up":
+        if self.gracefully_exit:
+            logs.log("Health check request received during shutdown. Returning 503.", prefix="")
+            return resp.send(503, b"", None)
+        if self.status != "Up":
             return resp.send(503, b"", None)
         if req.path == "/health" and not self.health_gen_enabled:
             return resp.send(200, b"", None)
@@ -325,6 +343,8 @@ class App:
         tic = time.time()
         r = Req("HEALTH_CHECK_%s" % new_rid(), [0], [tokenizer.piece_id(" the")], [" the"], "length", None,
                 NonStreamSink(fut), log_metrics=False, insert_cache=False, user=False)
+        self.tm_loop()
+        self.rid_to_state[r.rid] = r
         self.engine.submit(r)
         try:
             await asyncio.wait_for(asyncio.shield(fut), self.health_timeout)
@@ -336,10 +356,12 @@ class App:
             self.status = "UnHealthy"
             self.engine.abort(r)
             return resp.send(503, b"", None)
+        finally:
+            self.rid_to_state.pop(r.rid, None)
         return resp.send(200, b"", None)
 
     async def ready(self, req, resp):
-        resp.send(200 if self.status == "Up" else 503, b"", None)
+        resp.send(200 if self.status == "Up" and not self.gracefully_exit else 503, b"", None)
 
     def model_card(self):
         return {"id": self.served, "object": "model", "created": int(time.time()), "owned_by": "sglang",
@@ -371,6 +393,7 @@ class App:
             "model_type": self.cfg["model_type"], "architectures": [self.cfg["architecture"]]})
 
     async def server_info(self, req, resp):
+        self.tm_loop()
         if req.path == "/get_server_info":
             logs.log("Endpoint '/get_server_info' is deprecated and will be removed in a future version. "
                      "Please use '/server_info' instead.")
@@ -396,6 +419,7 @@ class App:
         resp.json(200, info)
 
     async def flush_cache(self, req, resp):
+        self.tm_loop()
         try:
             timeout = float(req.query.get("timeout", "0") or 0)
         except ValueError:
@@ -416,6 +440,92 @@ class App:
     async def metrics_route(self, req, resp):
         self.engine.update_gauges()
         resp.send(200, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+
+    # ----- /v1/loads (srt/entrypoints/v1_loads.py, LoadSnapshot in srt/managers/load_snapshot.py) -----
+    def load_snapshot(self):
+        """The scheduler's LoadSnapshot of DP rank 0 (SchedulerLoadInquirer.get_loads)."""
+        eng, cfg = self.engine, self.cfg
+        used = eng.pool_used()
+        waiting = list(eng.waiting)
+        hit = eng.cache_hit_rate
+        uncached = 0
+        for r in waiting:
+            if r.prefix_len is not None:
+                uncached += max(0, len(r.prompt_ids) - r.prefix_len)
+            else:
+                uncached += int(len(r.prompt_ids) * (1.0 - hit))
+        if eng.chunked is not None:
+            uncached += max(0, len(eng.chunked.prompt_ids) - eng.chunked.prefilled)
+        total = used + sum(len(r.prompt_ids) for r in waiting)
+        moments = eng.decode_moment_totals
+        core = {
+            "timestamp": time.time(), "dp_rank": 0, "num_running_reqs": len(eng.running),
+            "num_waiting_reqs": len(waiting), "num_waiting_uncached_tokens": uncached, "num_used_tokens": used,
+            "num_total_tokens": total, "num_active_tokens": total, "num_prealloc_ready_tokens": 0,
+            "max_total_num_tokens": cfg["max_total_num_tokens"], "max_running_requests": cfg["max_running"],
+            "token_usage": round(eng.usage(), 4), "gen_throughput": round(eng.last_gen_throughput, 2),
+            "cache_hit_rate": round(hit, 4), "utilization": 0.0,
+            "total_prefill_uncached_tokens": eng.total_prefill_uncached_tokens,
+            "total_prefill_busy_us": eng.total_prefill_busy_us,
+            "decode_moments": list(moments) if moments[0] > 0 else None,
+        }
+        sections = {
+            "memory": {"weight_gb": round(cfg["weight_gb"], 3), "kv_cache_gb": round(cfg["kv_gb"], 3),
+                       "graph_gb": round(cfg["graph_gb"], 3), "token_capacity": int(cfg["max_total_num_tokens"])},
+            "disaggregation": {"mode": "null", "prefill_bootstrap_queue_reqs": 0, "prefill_inflight_queue_reqs": 0,
+                               "decode_prealloc_queue_reqs": 0, "decode_transfer_queue_reqs": 0,
+                               "decode_retracted_queue_reqs": 0, "kv_transfer_speed_gb_s": 0.0,
+                               "kv_transfer_latency_ms": 0.0},
+            "queues": {"waiting": len(waiting), "grammar": 0, "paused": 0, "retracted": 0, "prealloc_ready": 0},
+        }
+        return core, sections
+
+    @staticmethod
+    def load_to_dict(snapshot, include):
+        """LoadSnapshot.to_dict: the core fields, then the sections asked for (all of them by default)."""
+        core, sections = snapshot
+        out = dict(core)
+        if include is None or "all" in include:
+            wanted = None
+        else:
+            bad = include - LOAD_SECTIONS
+            if bad:
+                raise ValueError("Invalid include sections: %r. Valid options: %r" % (bad, sorted(LOAD_SECTIONS)))
+            if include == {"core"}:
+                return out
+            wanted = include
+        for field, name in (("memory", "memory"), ("disaggregation", "disagg"), ("queues", "queues")):
+            if wanted is None or name in wanted:
+                out[field] = dict(sections[field])
+        return out
+
+    async def loads(self, req, resp):
+        include = req.query.get("include")
+        include_list = [p.strip() for p in include.split(",")] if include else None
+        dp_rank = req.query.get("dp_rank")
+        if dp_rank is not None:
+            try:
+                dp_rank = int(dp_rank)
+            except ValueError:
+                raise validation_error(("query", "dp_rank"), "Input should be a valid integer, unable to parse string "
+                                       "as an integer", "int_parsing", dp_rank)
+        self.tm_loop()
+        snapshots = [] if dp_rank is not None and dp_rank != 0 else [self.load_snapshot()]
+        include_set = set(include_list) if include_list else None
+        try:
+            dicts = [self.load_to_dict(s, include_set) for s in snapshots]
+        except ValueError as e:
+            # Raised outside the handler's try: FastAPI has no handler for it, Starlette answers 500.
+            logs.uvicorn("ERROR", "Exception in ASGI application")
+            logs.raw("Traceback (most recent call last):\n"
+                     '  File "%s/srt/managers/load_snapshot.py", line 246, in to_dict\n'
+                     "    raise ValueError(\nValueError: %s" % (_SGL, e))
+            return resp.send(500, "Internal Server Error", "text/plain; charset=utf-8")
+        if req.query.get("format") == "prometheus":
+            return resp.send(200, _loads_prometheus(dicts), "text/plain; version=0.0.4; charset=utf-8")
+        resp.json(200, {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(), "version": "0.5.23",
+                        "accelerator": self.cfg["gpu"],
+                        "num_accelerators": self.args.tp_size * self.args.pp_size, "loads": dicts})
 
     async def simple_ok(self, req, resp):
         resp.send(200, b"", None)
@@ -541,12 +651,16 @@ class App:
         if self.args.log_requests:
             logs.log("Receive: obj=GenerateReqInput(rid='%s', input_ids_len=%d, stream=%s)"
                      % (rid, len(prompt_ids), stream))
+        self.tm_loop()
+        self.rid_to_state[rid] = r
         self.engine.submit(r)
         try:
             await fut
         except asyncio.CancelledError:
             self.engine.abort(r)
             raise
+        finally:
+            self.rid_to_state.pop(rid, None)
         if self.args.log_requests:
             logs.log("Finish: obj=GenerateReqInput(rid='%s') out={'text': %r, 'meta_info': {'prompt_tokens': %d, "
                      "'completion_tokens': %d, 'cached_tokens': %d}}" % (
@@ -776,6 +890,33 @@ class App:
                                       "e2e_latency": time.monotonic() - t0}})
 
 
+LOAD_SECTIONS = frozenset({"core", "memory", "spec", "lora", "disagg", "queues", "all"})
+_SGL = "/sgl-workspace/sglang/python/sglang"
+
+
+def _loads_prometheus(loads):
+    """`/v1/loads?format=prometheus`: a gauge per numeric field (sections prefixed), labelled by dp_rank."""
+    prefixes = {"speculative": "spec", "disaggregation": "disagg"}
+    samples = {}
+    for load in loads:
+        load = dict(load)
+        rank = load.pop("dp_rank")
+        for key, value in load.items():
+            if isinstance(value, dict):
+                prefix = prefixes.get(key, key)
+                for sub, v in value.items():
+                    if isinstance(v, (int, float)):
+                        samples.setdefault("sglang_%s_%s" % (prefix, sub), []).append((rank, v))
+            elif isinstance(value, (int, float)):
+                samples.setdefault("sglang_%s" % key, []).append((rank, value))
+    lines = []
+    for name, vals in samples.items():
+        lines.append("# TYPE %s gauge" % name)
+        for rank, v in vals:
+            lines.append('%s{dp_rank="%s"} %s' % (name, rank, v))
+    return "\n".join(lines) + "\n"
+
+
 def _int_env(name):
     v = os.environ.get(name, "")
     return int(v) if v.strip() else None
@@ -805,4 +946,5 @@ ROUTES = {
     "/freeze_gc": (("GET", "POST"), "simple_ok"),
     "/ping": (("GET",), "simple_ok"),
     "/abort_request": (("POST",), "abort_request"),
+    "/v1/loads": (("GET",), "loads"),
 }

@@ -61,13 +61,21 @@ class Engine:
         self._wake = asyncio.Event()
         self.on_complete = None
         self.task = None
+        # Cumulative figures of /v1/loads (Scheduler.total_prefill_* and decode_moment_totals).
+        self.total_prefill_uncached_tokens = 0
+        self.total_prefill_busy_us = 0
+        self.decode_moment_totals = [0.0] * 6
 
     # ----- accounting -----
     def used_tokens(self):
         return self.tree.total_size + self.private
 
+    def pool_used(self):
+        """SGLang's `num_used`: the pool minus free and evictable (cached, unreferenced) tokens."""
+        return max(0, self.used_tokens() - self.tree.evictable_size())
+
     def usage(self):
-        return min(1.0, self.used_tokens() / float(self.capacity)) if self.capacity else 0.0
+        return min(1.0, self.pool_used() / float(self.capacity)) if self.capacity else 0.0
 
     def available(self):
         return self.capacity - self.used_tokens() - self.reserved
@@ -81,6 +89,12 @@ class Engine:
     # ----- API -----
     def start(self):
         self.task = asyncio.get_running_loop().create_task(self._loop())
+
+    def stop(self):
+        """The scheduler leaves its event loop (ShutdownReq); whatever is still queued or running never finishes."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
 
     def submit(self, req):
         self.waiting.append(req)
@@ -174,8 +188,11 @@ class Engine:
             if self.on_complete is not None and req.user:
                 self.on_complete(req)
 
-    def _usage_text(self):
-        u = self.usage()
+    def _usage_text(self, used=None):
+        if used is None:
+            u = self.usage()
+        else:
+            u = min(1.0, used / float(self.capacity)) if self.capacity else 0.0
         if self.cfg.get("hybrid"):
             return "full token usage: %.2f, mamba usage: %.2f" % (u, min(1.0, self.num_running() / 64.0))
         return "token usage: %.2f" % u
@@ -188,12 +205,13 @@ class Engine:
         m.num_queue_reqs.set(len(self.waiting))
         m.num_grammar_queue_reqs.set(0)
         m.token_usage.set(round(self.usage(), 2))
-        m.num_used_tokens.set(self.used_tokens())
-        m.kv_used_tokens.set(self.used_tokens())
+        m.num_used_tokens.set(self.pool_used())
+        m.kv_used_tokens.set(self.pool_used())
         m.kv_available_tokens.set(max(0, self.capacity - self.used_tokens()))
         m.kv_evictable_tokens.set(self.tree.evictable_size())
         m.cache_hit_rate.set(self.cache_hit_rate)
         m.gen_throughput.set(self.last_gen_throughput)
+        m.utilization.set(0.0)
 
     async def _loop(self):
         cfg = self.cfg
@@ -258,7 +276,10 @@ class Engine:
             self.metrics.realtime_tokens.inc(cached, mode="prefill_cache")
             self.update_gauges()
         duration = new_tokens / cfg["prefill_tps"] + cfg["ttft_s"]
+        t_start = time.monotonic()
         await asyncio.sleep(duration)
+        self.total_prefill_busy_us += int((time.monotonic() - t_start) * 1e6)
+        self.total_prefill_uncached_tokens += new_tokens
         while self.hung:
             await asyncio.get_running_loop().create_future()
         now = time.monotonic()
@@ -299,6 +320,8 @@ class Engine:
             return
         produced = 0
         still = []
+        # The batch's KV while it decodes (the decode line is logged before its finished requests are released).
+        pool_during = self.pool_used()
         for r in list(self.running):
             if r.aborted:
                 continue
@@ -318,6 +341,15 @@ class Engine:
             else:
                 still.append(r)
         self.running = [r for r in still if not r.aborted and not r.done]
+        # k decode iterations of batch size bs took (now - start): SGLang's decode step-time moment sums.
+        step_us = (now - start) * 1e6
+        t = self.decode_moment_totals
+        t[0] += k
+        t[1] += k * bs
+        t[2] += step_us
+        t[3] += k * bs * bs
+        t[4] += bs * step_us
+        t[5] += produced
         self._decode_tokens_since_log += produced
         if self.metrics is not None:
             self.metrics.realtime_tokens.inc(produced, mode="decode")
@@ -329,6 +361,7 @@ class Engine:
             self._decode_tokens_since_log = 0
             self._last_decode_log = now
             logs.log("Decode batch, #running-req: %d, #token: %d, %s, cuda graph: True, gen throughput (token/s): "
-                     "%.2f, #queue-req: %d" % (bs, self.used_tokens(), self._usage_text(), self.last_gen_throughput,
+                     "%.2f, #queue-req: %d" % (bs, pool_during + produced, self._usage_text(pool_during + produced),
+                                               self.last_gen_throughput,
                                                len(self.waiting)))
             self.update_gauges()

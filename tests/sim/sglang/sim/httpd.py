@@ -134,14 +134,28 @@ class Connection:
         peer = writer.get_extra_info("peername") or ("-", 0)
         self.client = "%s:%s" % (peer[0], peer[1])
         self.keep_alive = True
+        self.busy = False
+        self.closing = False
 
     def on_status(self, resp, status):
         self.server.app.on_response_start(resp.req, status)
 
+    def shutdown(self):
+        """Uvicorn's connection shutdown: an idle connection is closed now, a busy one after its response."""
+        self.closing = True
+        self.keep_alive = False
+        if not self.busy:
+            self.writer.close()
+
+    def gone(self):
+        """Closed, or the client hung up (Uvicorn drops such a connection at once)."""
+        return self.writer.is_closing() or self.reader.at_eof()
+
     async def run(self):
         reader = self.reader
+        self.server.connections.add(self)
         try:
-            while self.keep_alive:
+            while self.keep_alive and not self.closing:
                 try:
                     head = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.IncompleteReadError:
@@ -185,10 +199,12 @@ class Connection:
                     body = await reader.readexactly(n) if n else b""
                 req = Request(method.upper(), target, version, headers, body, self.client)
                 resp = Response(self, req)
+                self.busy = True
                 try:
                     await self.server.app.handle(req, resp)
                 finally:
                     resp.uncork()
+                    self.busy = False
                 if resp.status is None:
                     resp.send(500, b"Internal Server Error", "text/plain; charset=utf-8")
                 if resp.streaming:
@@ -201,6 +217,8 @@ class Connection:
         except asyncio.CancelledError:
             raise
         finally:
+            self.busy = False
+            self.server.connections.discard(self)
             try:
                 self.writer.close()
             except Exception:  # noqa: BLE001
@@ -211,9 +229,30 @@ class HttpServer:
     def __init__(self, app):
         self.app = app
         self.server = None
+        self.connections = set()
+
+    async def shutdown(self, log):
+        """Uvicorn's `Server.shutdown`: stop listening, close idle connections, wait for the busy ones."""
+        log("INFO", "Shutting down")
+        if self.server is not None:
+            self.server.close()
+        for conn in list(self.connections):
+            conn.shutdown()
+        await asyncio.sleep(0.01)
+        if any(not c.gone() for c in self.connections):
+            log("INFO", "Waiting for connections to close. (CTRL+C to force quit)")
+            while any(not c.gone() for c in self.connections):
+                await asyncio.sleep(0.05)
+        for conn in list(self.connections):
+            conn.writer.close()
+        await asyncio.sleep(0)
 
     async def _on_conn(self, reader, writer):
-        await Connection(self, reader, writer).run()
+        try:
+            await Connection(self, reader, writer).run()
+        except asyncio.CancelledError:
+            # Cancelled when the loop closes (a request that never got its answer): end quietly.
+            pass
 
     async def start(self, host, port):
         self.server = await asyncio.start_server(self._on_conn, host, port, limit=1 << 22, reuse_address=True,

@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 
-from . import logs
+from . import hfcache, logs
 from .args import parse_args
 
 FAULT_IDS = (
@@ -247,6 +247,117 @@ def _sleep(seconds):
         time.sleep(seconds)
 
 
+WEIGHT_PATTERNS = ["*.safetensors", "*.bin"]
+# What a first start fetches before the weights: the config (main process), the tokenizer, the generation config.
+CONFIG_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+def _hub_files(args, cfg, weights=False):
+    """(cache dir to write, repo handle, commit, simulated repository files) for a Hub model id; None for a local
+    path. The weights go to --download-dir when given; the config and tokenizer always to the default cache."""
+    model = args.model_path
+    if os.path.isdir(model) or model.startswith(("/", ".")):
+        return None
+    cache_dir = os.path.expanduser(args.download_dir) if weights and args.download_dir else hfcache.hub_cache()
+    revision = args.revision or "main"
+    repo = hfcache.Repo(cache_dir, model)
+    commit = hfcache.commit_for(model, revision)
+    if repo.ref(revision) not in (None, commit):
+        return "foreign"  # a revision some other client resolved (a real download): never written into
+    files = hfcache.repo_files(model, commit, cfg["preset"], model_meta(model)[:2])
+    return cache_dir, repo, commit, files
+
+
+def _cache_dirs(args):
+    dirs = [os.path.expanduser(args.download_dir)] if args.download_dir else []
+    return dirs + [hfcache.hub_cache()]
+
+
+def _hf_offline():
+    return any(os.environ.get(n, "").lower() in ("1", "true", "yes", "on") for n in ("HF_HUB_OFFLINE",
+                                                                                      "TRANSFORMERS_OFFLINE"))
+
+
+def fetch_config(args, cfg):
+    """The main process reads config.json (and the tokenizer) through the hub: written into the cache if missing;
+    offline and not cached, transformers' OSError ends the process."""
+    hub = _hub_files(args, cfg)
+    if hub is None:
+        return
+    if _hf_offline():
+        if hfcache.local_snapshot(args.model_path, args.revision, _cache_dirs(args)) is None:
+            _main_process_traceback([
+                '  File "%s/srt/utils/hf_transformers_utils.py", line 241, in get_config' % _SGL,
+                "    config = AutoConfig.from_pretrained(",
+                "OSError: We couldn't connect to 'https://huggingface.co' to load the files, and couldn't find them in "
+                "the cached files.",
+                "Check your internet connection or see how to run the library in offline mode at "
+                "'https://huggingface.co/docs/transformers/installation#offline-mode'.",
+            ])
+        return
+    if hub == "foreign":
+        return
+    cache_dir, repo, commit, files = hub
+    try:
+        wrote = False
+        for name in CONFIG_FILES:
+            if name in files and not repo.has_file(commit, name):
+                if not wrote:
+                    repo.write_cachedir_tag()
+                    wrote = True
+                repo.write_file(commit, name, files[name])
+        repo.write_ref(args.revision or "main", commit)
+    except OSError as e:
+        _main_process_traceback([
+            '  File "%s/srt/utils/hf_transformers_utils.py", line 241, in get_config' % _SGL,
+            "    config = AutoConfig.from_pretrained(",
+            "%s: %s" % (type(e).__name__, e),
+        ])
+
+
+def fetch_weights(args, cfg):
+    """DefaultModelLoader._prepare_weights / download_weights_from_hf: skip the download when the cache holds the
+    snapshot's weights, else "download" them (SGLANG_SIM_DOWNLOAD_SECONDS) into the cache. Returns seconds spent."""
+    hub = _hub_files(args, cfg, weights=True)
+    if hub is None:
+        return 0.0
+    found = hfcache.local_snapshot(args.model_path, args.revision, _cache_dirs(args), WEIGHT_PATTERNS)
+    if found is not None:
+        snap, has_weights, missing = found
+        if has_weights and not missing:
+            logs.log("Found local HF snapshot for %s at %s; skipping download." % (args.model_path, snap))
+            return 0.0
+        if has_weights:
+            logs.log("Local snapshot incomplete for %s: %s. Will download missing files." % (args.model_path, missing))
+        else:
+            logs.log("Local HF snapshot at %s has no files matching %s; will attempt download." % (snap,
+                                                                                               WEIGHT_PATTERNS))
+    if _hf_offline():
+        return 0.0
+    logs.log("Using model weights format ['*.safetensors']")
+    seconds = max(0.0, _env_float("SGLANG_SIM_DOWNLOAD_SECONDS", 0.0))
+    _sleep(seconds)
+    if hub == "foreign":
+        return seconds
+    cache_dir, repo, commit, files = hub
+    try:
+        repo.write_ref(args.revision or "main", commit)
+        repo.write_tree(commit, files)
+        repo.write_cachedir_tag()
+        for name in hfcache.filter_files(list(files), ["*.safetensors", "model.safetensors.index.json"]):
+            if not repo.has_file(commit, name):
+                repo.write_file(commit, name, files[name])
+    except OSError as e:
+        scheduler_crash([
+            '  File "%s/srt/managers/scheduler.py", line 3106, in run_scheduler_process' % _SGL,
+            "    scheduler = Scheduler(server_args, port_args, gpu_id, tp_rank, moe_ep_rank, pp_rank, dp_rank)",
+            '  File "%s/srt/model_loader/weight_utils.py", line 696, in download_weights_from_hf' % _SGL,
+            "    hf_folder = snapshot_download(",
+            "%s: %s" % (type(e).__name__, e),
+        ])
+    return seconds
+
+
 def boot(args, cfg):
     """The phases before Uvicorn listens (the port stays closed meanwhile)."""
     boot_s = max(0.0, _env_float("SGLANG_SIM_BOOT_SECONDS", 2.0))
@@ -281,6 +392,7 @@ def boot(args, cfg):
             "Make sure to have access to it at https://huggingface.co/%s." % m,
             "401 Client Error. (Request ID: Root=1-6a3f0c2e-4b1d)",
         ])
+    fetch_config(args, cfg)
     if not has_sys_nice():
         logs.log("User lacks permission to set NUMA affinity, skipping NUMA node configuration for GPU. "
                  "If using docker, try adding --cap-add SYS_NICE")
@@ -309,10 +421,11 @@ def boot(args, cfg):
             "architectures: dict_keys(['DeepseekV2ForCausalLM', 'DeepseekV3ForCausalLM', 'Qwen3ForCausalLM', "
             "'LlamaForCausalLM', ...])",
         ])
+    download_s = fetch_weights(args, cfg)
     _sleep(boot_s * 0.45)
     after_weights = avail - cfg["weight_gb"]
     logs.log("Load weight end. elapsed=%.2f s, type=%s, avail mem=%.2f GB, mem usage=%.2f GB."
-             % (boot_s * 0.45, cfg["architecture"], after_weights, cfg["weight_gb"]))
+             % (boot_s * 0.45 + download_s, cfg["architecture"], after_weights, cfg["weight_gb"]))
     attn = cfg["attention_backend"]
     if fault == "fa3_on_blackwell" or (attn == "fa3" and not 80 <= cfg["sm"] <= 90):
         scheduler_crash([
@@ -376,6 +489,15 @@ def boot(args, cfg):
                  cfg["max_running"], cfg["context_len"], after_pool - cfg["graph_gb"]))
 
 
+SHUTDOWN_POLL_S = 5.0  # TokenizerManager.sigterm_watchdog sleeps 5 s between checks
+UVICORN_SIGTERM = "uvicorn-sigterm"
+
+
+def kill_process_tree_line():
+    pid = os.getpid()
+    logs.log("kill_process_tree called: parent_pid=%d, include_parent=False, pid=%d" % (pid, pid), prefix="")
+
+
 async def serve(args, cfg, sargs):
     from .app import App
     from .httpd import HttpServer, request
@@ -394,8 +516,9 @@ async def serve(args, cfg, sargs):
     logs.uvicorn("INFO", "Started server process [%d]" % pid)
     logs.uvicorn("INFO", "Waiting for application startup.")
     logs.uvicorn("INFO", "Application startup complete.")
+    http = HttpServer(app)
     try:
-        server = await HttpServer(app).start(args.host, args.port)
+        await http.start(args.host, args.port)
     except OSError as e:
         logs.uvicorn("ERROR", "[Errno %d] error while attempting to bind on address (%r, %d): %s"
                      % (e.errno or 98, args.host, args.port, "address already in use" if e.errno == 98
@@ -405,17 +528,50 @@ async def serve(args, cfg, sargs):
         logs.flush()
         return 1
     logs.uvicorn("INFO", "Uvicorn running on http://%s:%d (Press CTRL+C to quit)" % (args.host, args.port))
+    # The stop hook of the Uvicorn server (`server.should_exit = True`); the result says why it stopped.
     stop = loop.create_future()
+    poll_s = max(0.01, _env_float("SGLANG_SIM_SHUTDOWN_POLL_S", SHUTDOWN_POLL_S))
 
-    def _on_signal():
+    def _stop(reason):
         if not stop.done():
-            stop.set_result(0)
+            stop.set_result(reason)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, _on_signal)
-        except (NotImplementedError, RuntimeError):
-            pass
+    # Uvicorn's own handlers (Server.capture_signals) until the tokenizer manager replaces the SIGTERM one.
+    loop.add_signal_handler(signal.SIGTERM, _stop, UVICORN_SIGTERM)
+    loop.add_signal_handler(signal.SIGINT, _stop, "uvicorn-sigint")
+
+    def sigterm_handler():
+        # SignalHandler.sigterm_handler, installed with loop.add_signal_handler (so signum and frame are None).
+        logs.log("SIGTERM received. signum=None frame=None. Draining requests and shutting down...", prefix="")
+        app.gracefully_exit = True
+
+    async def sigterm_watchdog():
+        while not app.gracefully_exit:
+            await asyncio.sleep(poll_s)
+        while True:
+            rids = list(app.rid_to_state)
+            if app.status == "UnHealthy":
+                logs.log("Signal SIGTERM received while health check failed. Force exiting.", prefix="")
+                break
+            if os.environ.get("SGL_FORCE_SHUTDOWN", "false").lower() in ("true", "1"):
+                logs.log("Signal SIGTERM received while force shutdown flag set. Force exiting.", prefix="")
+                break
+            logs.log("Gracefully exiting... Remaining number of requests %d. Remaining requests remaining_rids=%r."
+                     % (len(rids), rids), prefix="")
+            if rids:
+                await asyncio.sleep(poll_s)
+            else:
+                break
+        # ShutdownReq: the scheduler leaves its loop; then the children are killed and Uvicorn is asked to stop.
+        app.engine.stop()
+        kill_process_tree_line()
+        _stop("graceful")
+
+    def on_tm_loop_start():
+        loop.add_signal_handler(signal.SIGTERM, sigterm_handler)
+        loop.create_task(sigterm_watchdog())
+
+    app.on_tm_loop_start = on_tm_loop_start
 
     async def warmup():
         host = "127.0.0.1" if args.host in ("0.0.0.0", "", "localhost") else ("::1" if args.host == "::" else args.host)
@@ -447,16 +603,16 @@ async def serve(args, cfg, sargs):
         logs.log("The server is fired up and ready to roll!", prefix="")
 
     wtask = loop.create_task(warmup())
-    code = await stop
-    app.shutting_down = True
-    logs.uvicorn("INFO", "Shutting down")
-    server.close()
+    reason = await stop
     wtask.cancel()
+    # Uvicorn's Server.shutdown and the lifespan shutdown.
+    await http.shutdown(logs.uvicorn)
+    app.engine.stop()
     logs.uvicorn("INFO", "Waiting for application shutdown.")
     logs.uvicorn("INFO", "Application shutdown complete.")
     logs.uvicorn("INFO", "Finished server process [%d]" % pid)
     logs.flush()
-    return code
+    return reason
 
 
 def main(argv, prog="sglang serve"):
@@ -474,6 +630,19 @@ def main(argv, prog="sglang serve"):
     logs.log("server_args=" + _repr_args(sargs), prefix="")
     boot(args, cfg)
     try:
-        return asyncio.run(serve(args, cfg, sargs))
+        reason = asyncio.run(serve(args, cfg, sargs))
     except KeyboardInterrupt:
         return 0
+    if reason == 1:
+        return 1
+    if reason == UVICORN_SIGTERM:
+        # Uvicorn re-raises the signal it captured once its handlers are restored (SIG_DFL): the process dies
+        # of SIGTERM, except as PID 1 of a container, where the kernel ignores it and the exit goes on.
+        logs.flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(0.05)
+    # The `finally:` of `sglang serve` / `launch_server`.
+    kill_process_tree_line()
+    logs.flush()
+    return 0

@@ -105,6 +105,7 @@ class Metrics:
         self.kv_available_tokens = g("kv_available_tokens", "The number of available KV tokens.")
         self.kv_evictable_tokens = g("kv_evictable_tokens", "The number of evictable KV tokens.")
         self.gen_throughput = g("gen_throughput", "The generation throughput (token/s).")
+        self.utilization = g("utilization", "The utilization.")
         self.max_total_num_tokens = g("max_total_num_tokens", "Maximum total number of tokens in the KV cache pool.")
         self.context_len = g("context_len", "The context length.")
         self.page_size = g("page_size", "The page size of the KV cache.")
@@ -149,8 +150,8 @@ class Metrics:
         self.order = [
             self.num_running_reqs, self.num_queue_reqs, self.num_grammar_queue_reqs, self.cache_hit_rate,
             self.token_usage, self.num_used_tokens, self.kv_used_tokens, self.kv_available_tokens,
-            self.kv_evictable_tokens, self.gen_throughput, self.max_total_num_tokens, self.context_len,
-            self.page_size, self.realtime_tokens, self.prefill_effective_tokens, self.queue_time,
+            self.kv_evictable_tokens, self.gen_throughput, self.utilization, self.max_total_num_tokens,
+            self.context_len, self.page_size, self.realtime_tokens, self.prefill_effective_tokens, self.queue_time,
             self.prompt_tokens, self.generation_tokens, self.cached_tokens, self.num_requests,
             self.num_aborted_requests, self.num_so_requests, self.ttft, self.itl, self.tpot, self.e2e,
             self.prompt_hist, self.uncached_prompt_hist, self.generation_hist, self.http_requests,
