@@ -108,7 +108,7 @@ def halted(batches, outcomes, host, max_fail_percentage=0):
     """Why host must not be touched (an earlier batch failed above the threshold), or "" to go on.
 
     outcomes: Station name -> rollout outcome of this run (replaced, unchanged, rolled_back, failed,
-    not_reached); Stations without one have not been reached yet.
+    not_reached); a Station of an earlier batch without one failed hard (for example it went unreachable).
     """
     outcomes = outcomes or {}
     for number, members in enumerate(batches or [], 1):
@@ -117,7 +117,9 @@ def halted(batches, outcomes, host, max_fail_percentage=0):
         stopped = [m for m in members if outcomes.get(m) == "not_reached"]
         if stopped:
             return "an earlier batch stopped the rollout (%s not reached)" % ", ".join(stopped)
-        failed = [m for m in members if outcomes.get(m) in FAILED_OUTCOMES]
+        # A Station of an earlier batch without an outcome failed outside the rollout's own handling
+        # (unreachable, or an error the rollback could not catch): count it as failed.
+        failed = [m for m in members if outcomes.get(m) in FAILED_OUTCOMES or not outcomes.get(m)]
         if failed and 100.0 * len(failed) / len(members) > float(max_fail_percentage):
             return ("%s %d failed on %s (%d of %d, above sglang_rollout_max_fail_percentage=%s)" % (
                 "the canary batch" if number == 1 else "batch", number, ", ".join(failed), len(failed), len(members),

@@ -310,18 +310,24 @@ class SGLangClient:
     def server_load(self):
         """Running and queued requests of the server, summed over its DP ranks.
 
-        SGLang's own load figures: GET /v1/loads?include=core (num_running_reqs, num_waiting_reqs per
-        DP rank); a server without that endpoint (404) is read from the /metrics gauges
-        sglang:num_running_reqs and sglang:num_queue_reqs instead (needs --enable-metrics).
+        SGLang's own load figures: GET /v1/loads?include=core,queues (num_running_reqs, num_waiting_reqs,
+        and in `queues` the requests waiting for a grammar, paused or retracted, per DP rank); a server
+        without that endpoint (404) is read from the /metrics gauges sglang:num_running_reqs,
+        sglang:num_queue_reqs and sglang:num_grammar_queue_reqs instead (needs --enable-metrics).
         """
-        response = self.request("GET", "/v1/loads?include=core", expect=None)
+        response = self.request("GET", "/v1/loads?include=core,queues", expect=None)
         if response.status == 200:
             body = response.json()
             loads = body.get("loads") if isinstance(body, dict) else None
             if not isinstance(loads, list) or not all(isinstance(load, dict) for load in loads):
                 raise SGLangError("%s/v1/loads did not answer a list of loads: %r" % (self.base_url, body), "invalid_response")
+
+            def other(load):
+                queues = load.get("queues") if isinstance(load.get("queues"), dict) else {}
+                return sum(int(queues.get(key) or 0) for key in ("grammar", "paused", "retracted"))
+
             return dict(running=sum(int(load.get("num_running_reqs") or 0) for load in loads),
-                        waiting=sum(int(load.get("num_waiting_reqs") or 0) for load in loads),
+                        waiting=sum(int(load.get("num_waiting_reqs") or 0) + other(load) for load in loads),
                         source="/v1/loads", loads=loads)
         if response.status != 404:
             raise self.status_error("/v1/loads", response)
@@ -332,7 +338,8 @@ class SGLangClient:
                 "with --enable-metrics (sglang_server_enable_metrics) or use an SGLang that serves /v1/loads." % self.base_url,
                 "not_found", 404)
         totals = parse_prometheus(text)[0]
-        return dict(running=int(totals.get("sglang:num_running_reqs", 0)), waiting=int(totals.get("sglang:num_queue_reqs", 0)),
+        return dict(running=int(totals.get("sglang:num_running_reqs", 0)),
+                    waiting=int(totals.get("sglang:num_queue_reqs", 0) + totals.get("sglang:num_grammar_queue_reqs", 0)),
                     source="/metrics", loads=[])
 
     def chat(self, payload, timeout=None):

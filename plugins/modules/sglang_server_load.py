@@ -13,9 +13,10 @@ module: sglang_server_load
 short_description: Read an SGLang server's running and queued requests, or wait until it has none
 version_added: 0.3.0
 description:
-  - Reads SGLang's own load figures, C(GET /v1/loads?include=core) (C(num_running_reqs) and C(num_waiting_reqs)
-    of every DP rank, summed). A server without that endpoint is read from the C(/metrics) gauges
-    C(sglang:num_running_reqs) and C(sglang:num_queue_reqs) (it needs C(--enable-metrics)).
+  - Reads SGLang's own load figures, C(GET /v1/loads?include=core,queues) (C(num_running_reqs), C(num_waiting_reqs)
+    and the requests waiting for a grammar, paused or retracted, of every DP rank, summed). A server without that
+    endpoint is read from the C(/metrics) gauges C(sglang:num_running_reqs), C(sglang:num_queue_reqs) and
+    C(sglang:num_grammar_queue_reqs) (it needs C(--enable-metrics)).
   - With O(wait_idle=true) it polls until the server reports no running and no queued request in
     O(settle_polls) consecutive readings, or until O(wait_timeout). Reaching the deadline is not a failure
     (RV(idle) is false, RV(timed_out) true); the caller decides, for example to stop the server with a stop
@@ -76,7 +77,7 @@ running:
   type: int
   sample: 0
 waiting:
-  description: Queued requests at the last reading.
+  description: Queued requests at the last reading (the waiting queue, and those waiting for a grammar, paused or retracted).
   returned: success
   type: int
   sample: 0

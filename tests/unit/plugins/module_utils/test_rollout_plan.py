@@ -81,3 +81,8 @@ def test_halt_honours_max_fail_percentage():
 def test_phases_from_marks():
     marks = [["drain", 100.0], ["stop", "106"], ["idle", 105.5], ["end", 110]]
     assert rp.phases(marks) == {"drain": 5.5, "idle": 0.5, "stop": 4.0}
+
+
+def test_a_station_of_an_earlier_batch_without_an_outcome_counts_as_failed():
+    batches = [["s1"], ["s2", "s3"], ["s4"]]
+    assert "batch 2 failed on s3" in rp.halted(batches, {"s1": "replaced", "s2": "replaced"}, "s4", max_fail_percentage=0)

@@ -47,7 +47,15 @@ def test_loads_are_summed_over_dp_ranks():
     client = ScriptedClient({"/v1/loads": [loads((2, 1), (3, 0))]})
     figures = client.server_load()
     assert (figures["running"], figures["waiting"], figures["source"]) == (5, 1, "/v1/loads")
-    assert client.paths == ["/v1/loads?include=core"]
+    assert client.paths == ["/v1/loads?include=core,queues"]
+
+
+def test_requests_waiting_for_a_grammar_count_as_queued():
+    import json
+    body = {"loads": [{"dp_rank": 0, "num_running_reqs": 0, "num_waiting_reqs": 0,
+                       "queues": {"waiting": 0, "grammar": 2, "paused": 0, "retracted": 1, "prealloc_ready": 0}}]}
+    client = ScriptedClient({"/v1/loads": [Answer(200, json.dumps(body))]})
+    assert client.server_load()["waiting"] == 3
 
 
 def test_metrics_fallback_when_there_is_no_load_endpoint():
