@@ -5,8 +5,9 @@
 """The failure catalog: every known way an SGLang deployment on a DGX Station goes wrong.
 
 One row per line of the known-failures tables of NVIDIA's runbook (both troubleshooting
-tables), with a stable id that playbooks, reports and a later per-Station "doctor" can key
-on. Pure data plus one small function, match(); no third-party imports.
+tables), plus the states the doctor (sglang_diagnose), the preflight and the fleet find on a
+Station, each with a stable id that playbooks, reports, the readiness wait, rollouts and the
+doctor key on. Pure data plus small functions; no third-party imports.
 
 Schema of a row (a dict in CATALOG, keyed and ordered by id):
 
@@ -16,7 +17,7 @@ Schema of a row (a dict in CATALOG, keyed and ordered by id):
               warning - the server works but something is misconfigured
               info    - expected behaviour that looks like a problem
   stage       where in the life of a deployment it shows: host, image, start, boot,
-              inference, benchmark
+              inference, benchmark, fleet
   where       where an operator (or the doctor) looks to see it
   symptom     what is seen, in words
   cause       why it happens
@@ -28,16 +29,36 @@ Schema of a row (a dict in CATALOG, keyed and ordered by id):
                            status or a client error kind such as "connection_refused"
                 host       list of conditions that must ALL hold on host_facts:
                            {fact: name, equals: value} or {fact: name, gt: number}
+  confidence  optional {log|http|host: high|medium|low}: how sure a match of that kind is
+              (default: log and host high, http medium); diagnose() orders by it
   supersedes  ids this row hides when both match (a more specific explanation of the same
               text, e.g. a graph-capture OOM also says "CUDA out of memory")
+  fallback    true for a generic row (the container exited, no container at all) that is
+              left out when any other error-severity row explains the same Station
   example     a minimal symptom (keyword arguments of match()) that the unit tests use:
               every row must match its own example and no other row's
 
-host_facts keys a caller may provide (all optional): docker_socket_access (bool),
-nvidia_runtime_configured (bool), python3_venv_available (bool), gpus_all (bool, the
-container gets --gpus all), gpu_count (int), mixed_gpus (bool, GB300 next to a non-GB300
-GPU), cached_tokens_reported (bool, usage.prompt_tokens_details present),
-later_turn_latency_higher (bool), sys_nice (bool, the container has CAP_SYS_NICE).
+host_facts keys a caller may provide (all optional; the doctor, sglang_diagnose, fills them from
+what it reads on the Station):
+  docker_socket_access (bool, the configured users can use the Docker socket),
+  nvidia_runtime_configured (bool, Docker lists the nvidia runtime),
+  python3_venv_available (bool, `python3 -m venv` can create a venv with pip),
+  gpus_all (bool, the container gets --gpus all), gpu_count (int),
+  mixed_gpus (bool, GB300 next to a non-GB300 GPU),
+  gpu_device_missing (bool, a device id the container asks for is not a GPU of the Station),
+  gpu_mig_enabled (bool, the GB300 is in MIG mode), nvidia_driver_available (bool, nvidia-smi answers),
+  target_gpu_found (bool, a GPU matches the name pattern),
+  cached_tokens_reported (bool, usage.prompt_tokens_details present / enable_cache_report),
+  later_turn_latency_higher (bool), sys_nice (bool, the container has CAP_SYS_NICE),
+  container_exists (bool), container_running (bool, running and not restarting),
+  booting (bool, running, not answering yet, and no error in its log),
+  weights_cached (bool, the model is in the Hugging Face cache),
+  hf_cache_space_short (bool, less free space under the cache than the model still needs),
+  port_held_by_other (bool, the server's host port is held by something that is not the server),
+  image_arch_mismatch (bool, the image is built for another architecture than the Station's),
+  image_cuda_below_13 (bool, the image tag names a CUDA older than 13 and the GPU is Blackwell),
+  station_serves (bool, /health 200 and the model listed),
+  gateway_marks_healthy (bool, the gateway lists the Station as a healthy worker).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -47,7 +68,8 @@ __metaclass__ = type
 import re
 
 SEVERITIES = ("error", "warning", "info")
-STAGES = ("host", "image", "start", "boot", "inference", "benchmark")
+STAGES = ("host", "image", "start", "boot", "inference", "benchmark", "fleet")
+CONFIDENCES = ("high", "medium", "low")
 
 _ROWS = [
     dict(
@@ -90,7 +112,8 @@ _ROWS = [
         fix="Re-read `nvidia-smi --query-gpu=index,name --format=csv,noheader` and use the GB300 row "
             "(the role picks it by name with dgx_station.inference.gpu_info, and checks explicit "
             "sglang_server_gpu_device_ids against the GPUs the Station has; prefer UUIDs to indexes).",
-        detect=dict(log=[r"device >= 0 && device < num_gpus INTERNAL ASSERT FAILED"]),
+        detect=dict(log=[r"device >= 0 && device < num_gpus INTERNAL ASSERT FAILED"],
+                    host=[dict(fact="gpu_device_missing", equals=True)]),
         example=dict(log_text="RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at "
                               "\"/pytorch/c10/cuda/CUDAFunctions.cpp\":119")),
     dict(
@@ -192,7 +215,9 @@ _ROWS = [
         fix="Use a cu130 image (lmsysorg/sglang:latest-cu130, pinned by digest).",
         detect=dict(log=[r"no kernel image is available for execution on the device",
                          r"CUDA error: invalid device function",
-                         r"sm_103 is not compatible with the current PyTorch installation"]),
+                         r"sm_103 is not compatible with the current PyTorch installation"],
+                    host=[dict(fact="image_cuda_below_13", equals=True)]),
+        confidence=dict(host="medium"),
         example=dict(log_text="torch.AcceleratorError: CUDA error: no kernel image is available for "
                               "execution on the device")),
     dict(
@@ -205,7 +230,8 @@ _ROWS = [
         fix="Wait for `The server is fired up and ready to roll!`; not an error before the timeout "
             "(sglang_server_ready_timeout, from the model preset). Past the timeout, raise it for this model "
             "or look at the boot phase reached.",
-        detect=dict(http=[dict(status="connection_refused", body=None), dict(status=503, body=None)]),
+        detect=dict(http=[dict(status="connection_refused", body=None), dict(status=503, body=None)],
+                    host=[dict(fact="booting", equals=True)]),
         example=dict(http_status="connection_refused")),
     dict(
         id="cache_report_missing",
@@ -262,7 +288,8 @@ _ROWS = [
         symptom="Port already in use (`address already in use`, `port is already allocated`, Errno 98)",
         cause="Another process or container already listens on the host port.",
         fix="Stop the other process, or publish another host port (sglang_server_host_port).",
-        detect=dict(log=[r"\[Errno 98\]", r"[Aa]ddress already in use", r"port is already allocated"]),
+        detect=dict(log=[r"\[Errno 98\]", r"[Aa]ddress already in use", r"port is already allocated"],
+                    host=[dict(fact="port_held_by_other", equals=True)]),
         example=dict(log_text="ERROR:    [Errno 98] error while attempting to bind on address "
                               "('0.0.0.0', 30000): address already in use")),
     dict(
@@ -279,12 +306,149 @@ _ROWS = [
                          r"DeepSeek-V4.{0,200}(not supported|unsupported|[Ff]ailed to load)"]),
         example=dict(log_text="ValueError: Model architectures ['DeepseekV4ForCausalLM'] are not supported "
                               "for now.")),
+    dict(
+        id="slow_first_start",
+        title="First start still downloading and compiling",
+        severity="info", stage="boot",
+        where="docker logs <container>; the model's directory in the Hugging Face cache",
+        symptom="Slow first request after the server start: nothing answers for many minutes",
+        cause="The first launch downloads the weights, JIT-compiles kernels and captures CUDA graphs: 10-15 min for "
+              "Qwen/Qwen3-8B, 30-45 min for Qwen/Qwen3.6-35B-A3B.",
+        fix="Wait for `The server is fired up and ready to roll!` (sglang_server_ready_timeout comes from the model "
+            "preset); later starts reuse the cached weights. Pre-stage the weights to shorten a replacement.",
+        detect=dict(host=[dict(fact="booting", equals=True), dict(fact="weights_cached", equals=False)]),
+        confidence=dict(host="medium"),
+        supersedes=["still_booting"],
+        example=dict(host_facts=dict(booting=True, weights_cached=False))),
+    dict(
+        id="benchmark_output_flooded",
+        title="/server_info floods the benchmark's cache highlights",
+        severity="info", stage="benchmark",
+        where="terminal output of the runbook's benchmark_multiturn.py",
+        symptom="The benchmark's cache highlights print the whole one-line /server_info JSON",
+        cause="An older benchmark_multiturn.py printed every line containing `cache`, including the /server_info body.",
+        fix="Use the benchmark_multiturn.py shipped with the runbook (it skips JSON blobs and long lines), or this "
+            "collection's sglang_benchmark role; the full body belongs in the detail file.",
+        detect=dict(log=[r"^\s*\{\"[^\n]{150,}\"(?:disable_radix_cache|enable_cache_report)\":"]),
+        example=dict(log_text="Cache highlights:\n  {\"model_path\": \"Qwen/Qwen3-8B\", \"tokenizer_path\": "
+                              "\"Qwen/Qwen3-8B\", \"tokenizer_mode\": \"auto\", \"context_length\": 8192, \"host\": "
+                              "\"0.0.0.0\", \"port\": 30000, \"mem_fraction_static\": 0.85, \"page_size\": 1, "
+                              "\"disable_radix_cache\": false, \"enable_cache_report\": true}")),
+    dict(
+        id="gateway_worker_unhealthy",
+        title="Healthy Station, unhealthy behind the gateway",
+        severity="error", stage="fleet",
+        where="the gateway's worker list (GET /workers) next to the Station's own checks",
+        symptom="The Station passes its own checks, but the gateway does not mark it healthy within its "
+                "health-check window",
+        cause="The gateway cannot reach the Station at the URL it was given (wrong address, the port published on "
+              "loopback only, a firewall in between), or the keys differ (the key the Station's server was started with is "
+              "not the key the gateway sends).",
+        fix="Check sglang_gateway_station_url (else the Station's ansible_host and sglang_server_host_port) from the "
+            "gateway host, the Station's published address (sglang_server_host_address) and firewall, and that "
+            "sglang_server_api_key matches sglang_gateway_api_key.",
+        detect=dict(host=[dict(fact="station_serves", equals=True), dict(fact="gateway_marks_healthy", equals=False)]),
+        example=dict(host_facts=dict(station_serves=True, gateway_marks_healthy=False))),
+    dict(
+        id="container_exited",
+        title="Server container exited",
+        severity="error", stage="boot",
+        where="docker inspect / docker logs <container>",
+        symptom="The server container is not running (exited, dead or restarting in a loop)",
+        cause="SGLang stopped with an error that is not a known failure of this catalog (read the log tail), or "
+              "someone stopped the container.",
+        fix="Read `docker logs <container>` for the first error; fix it and deploy again (playbooks/deploy.yml).",
+        detect=dict(host=[dict(fact="container_exists", equals=True), dict(fact="container_running", equals=False)]),
+        fallback=True,
+        example=dict(host_facts=dict(container_exists=True, container_running=False))),
+    dict(
+        id="server_not_deployed",
+        title="No SGLang server container",
+        severity="error", stage="start",
+        where="docker inspect <container>",
+        symptom="The Station has no server container of the configured name",
+        cause="SGLang was never deployed here, was removed (cleanup), or runs under another name "
+              "(sglang_server_name).",
+        fix="Deploy it (playbooks/deploy.yml, or site.yml), or point the doctor at the right container "
+            "(sglang_server_name).",
+        detect=dict(host=[dict(fact="container_exists", equals=False)]),
+        fallback=True,
+        example=dict(host_facts=dict(container_exists=False))),
+    dict(
+        id="gpu_mig_enabled",
+        title="GB300 in MIG mode",
+        severity="error", stage="start",
+        where="nvidia-smi --query-gpu=index,name,mig.mode.current,mig.mode.pending",
+        symptom="The GB300 is in MIG mode (or MIG is pending for the next reset)",
+        cause="With MIG on, CUDA only sees MIG devices; SGLang needs the whole GPU.",
+        fix="As root with nothing running on it: destroy its MIG instances (`nvidia-smi mig -i N -dci`, "
+            "`nvidia-smi mig -i N -dgi`), `nvidia-smi -i N -mig 0`, then reset the GPU or reboot; or list MIG "
+            "devices in sglang_server_gpu_device_ids on purpose.",
+        detect=dict(host=[dict(fact="gpu_mig_enabled", equals=True)]),
+        example=dict(host_facts=dict(gpu_mig_enabled=True))),
+    dict(
+        id="gpu_not_found",
+        title="No GPU matches the GB300's name",
+        severity="error", stage="host",
+        where="nvidia-smi --query-gpu=index,name --format=csv,noheader",
+        symptom="nvidia-smi lists GPUs, but none whose name matches sglang_server_gpu_name_pattern (GB300)",
+        cause="The host is not a DGX Station (another GPU model), or the name pattern does not fit this Station.",
+        fix="Run on a Station with a GB300, or set sglang_server_gpu_name_pattern (or sglang_server_gpu_device_ids) "
+            "to the GPU SGLang should get; the role never picks a GPU by position.",
+        detect=dict(host=[dict(fact="target_gpu_found", equals=False)]),
+        example=dict(host_facts=dict(target_gpu_found=False))),
+    dict(
+        id="gpu_driver_missing",
+        title="NVIDIA driver not usable",
+        severity="error", stage="host",
+        where="output of nvidia-smi",
+        symptom="nvidia-smi is missing or cannot talk to the driver",
+        cause="The NVIDIA driver is not installed or not loaded (DGX OS ships it; a kernel update without the "
+              "matching module, or a host that is not a Station).",
+        fix="Install or reload the NVIDIA driver (DGX OS: reinstall the DGX driver packages and reboot) until "
+            "`nvidia-smi` lists the GB300.",
+        detect=dict(log=[r"NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver",
+                         r"nvidia-smi: (command )?not found"],
+                    host=[dict(fact="nvidia_driver_available", equals=False)]),
+        example=dict(log_text="NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make "
+                              "sure that the latest NVIDIA driver is installed and running.")),
+    dict(
+        id="hf_cache_disk_full",
+        title="Not enough disk for the model weights",
+        severity="error", stage="boot",
+        where="df on the Hugging Face cache directory; docker logs <container> (download)",
+        symptom="The weight download fails with `No space left on device`, or the cache's disk has less free space "
+                "than the model still needs",
+        cause="The file system of the Hugging Face cache (sglang_server_hf_cache_dir) is too small for the model's "
+              "weights.",
+        fix="Free space on the Station (old models under the cache, `docker image prune`), or put the cache on a "
+            "larger disk (sglang_server_hf_cache_dir).",
+        detect=dict(log=[r"No space left on device"],
+                    host=[dict(fact="hf_cache_space_short", equals=True)]),
+        confidence=dict(host="medium"),
+        example=dict(log_text="OSError: [Errno 28] No space left on device: '/root/.cache/huggingface/hub/"
+                              "models--Qwen--Qwen3-8B/blobs/9f1c.incomplete'")),
+    dict(
+        id="image_arch_mismatch",
+        title="Image built for another architecture",
+        severity="error", stage="image",
+        where="docker image inspect <image> (Architecture) next to uname -m; docker logs <container>",
+        symptom="`exec format error` when the container starts, or the image's architecture is not the Station's",
+        cause="The image was pulled or loaded for another platform (amd64 on the arm64 Grace host).",
+        fix="Pull the arm64 image (sglang_server_image_platform: linux/arm64, the default on a Station) or save the "
+            "archive on an arm64 host.",
+        detect=dict(log=[r"exec format error"],
+                    host=[dict(fact="image_arch_mismatch", equals=True)]),
+        example=dict(log_text="exec /usr/bin/sglang: exec format error")),
 ]
 
 CATALOG = dict((row["id"], row) for row in _ROWS)
 IDS = tuple(row["id"] for row in _ROWS)
 
 _SEVERITY_ORDER = dict((name, index) for index, name in enumerate(SEVERITIES))
+_CONFIDENCE_SCORE = dict(high=3, medium=2, low=1)
+_DEFAULT_CONFIDENCE = dict(log="high", host="high", http="medium")
+_ROW_ORDER = dict((row_id, index) for index, row_id in enumerate(IDS))
 _COMPILED = dict(
     (row["id"], [re.compile(pattern, re.MULTILINE) for pattern in row["detect"].get("log", [])])
     for row in _ROWS)
@@ -330,6 +494,8 @@ def _log_evidence(row_id, log_text):
             start = log_text.rfind("\n", 0, found.start()) + 1
             end = log_text.find("\n", found.end())
             line = log_text[start:end if end >= 0 else len(log_text)].strip()
+            if len(line) > 500:
+                line = line[:497] + "..."
             if line and line not in lines:
                 lines.append(line)
     return lines
@@ -341,6 +507,78 @@ def entry(row_id):
     return dict((key, value) for key, value in row.items() if key != "example")
 
 
+def _as_lines(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value if item not in (None, "")]
+    return [str(value)] if value != "" else []
+
+
+def _prune(found):
+    """Drop rows superseded by another match, and fallback rows when another error explains the Station."""
+    hidden = set()
+    for result in found:
+        hidden.update(CATALOG[result["id"]].get("supersedes", []))
+    found = [result for result in found if result["id"] not in hidden]
+    specific_error = any(r["severity"] == "error" and not CATALOG[r["id"]].get("fallback") for r in found)
+    return [result for result in found if not (CATALOG[result["id"]].get("fallback") and specific_error)]
+
+
+def diagnose(log_text=None, http=None, host_facts=None, host_evidence=None):
+    """Every row the symptoms explain, with its evidence and a confidence, most confident first.
+
+    log_text: container log, docker error message or command output (str).
+    http: list of answers, each {status: int or error kind, body: str or None, source: "GET /health"}.
+    host_facts: dict of observed host state (see the module docstring for keys).
+    host_evidence: {fact: line or lines} saying where each host fact was read, for the report.
+
+    Returns a list of dicts: the row (without `example`) plus `evidence` (log lines, HTTP answers
+    and host observations that matched), `matched_by` (log, http, host) and `confidence` (high,
+    medium, low: the best of the kinds that matched, per the row's `confidence`). Ordered by
+    confidence, then severity, then catalog order; superseded and fallback rows are left out as in
+    match().
+    """
+    host_evidence = host_evidence or {}
+    found = []
+    for row in _ROWS:
+        detect = row["detect"]
+        evidence, matched_by = [], []
+        log_lines = _log_evidence(row["id"], log_text)
+        if log_lines:
+            matched_by.append("log")
+            evidence.extend(log_lines)
+        for answer in http or ():
+            if _http_matches(detect.get("http", []), answer.get("status"), answer.get("body")):
+                if "http" not in matched_by:
+                    matched_by.append("http")
+                line = "%s: %s" % (answer.get("source") or "HTTP", answer.get("status"))
+                if line not in evidence:
+                    evidence.append(line)
+        if _host_matches(detect.get("host", []), host_facts):
+            matched_by.append("host")
+            for condition in detect["host"]:
+                lines = _as_lines(host_evidence.get(condition["fact"])) or [
+                    "%s=%s" % (condition["fact"], host_facts[condition["fact"]])]
+                evidence.extend(line for line in lines if line not in evidence)
+        if not matched_by:
+            continue
+        levels = dict(_DEFAULT_CONFIDENCE, **row.get("confidence", {}))
+        score = max(_CONFIDENCE_SCORE[levels[kind]] for kind in matched_by)
+        result = entry(row["id"])
+        for internal in ("confidence", "detect", "fallback"):
+            result.pop(internal, None)
+        result.update(evidence=evidence, matched_by=matched_by,
+                      confidence=[name for name, value in _CONFIDENCE_SCORE.items() if value == score][0],
+                      _score=score + 0.5 * (len(matched_by) - 1))
+        found.append(result)
+    found = _prune(found)
+    found.sort(key=lambda r: (-r["_score"], _SEVERITY_ORDER[r["severity"]], _ROW_ORDER[r["id"]]))
+    for result in found:
+        result.pop("_score")
+    return found
+
+
 def match(log_text=None, http_status=None, host_facts=None, http_body=None):
     """The catalog rows that explain the given symptoms, most severe first.
 
@@ -350,7 +588,8 @@ def match(log_text=None, http_status=None, host_facts=None, http_body=None):
     http_body: body of the HTTP answer, when http_status is given.
 
     Returns a list of dicts: the row (without `example`) plus `evidence`, the log lines
-    that matched. Rows superseded by a more specific matching row are left out.
+    that matched. Rows superseded by a more specific matching row are left out, and so are
+    fallback rows when a specific error row matched.
     """
     found = []
     for row in _ROWS:
@@ -363,10 +602,7 @@ def match(log_text=None, http_status=None, host_facts=None, http_body=None):
             result = entry(row["id"])
             result["evidence"] = evidence
             found.append(result)
-    hidden = set()
-    for result in found:
-        hidden.update(result.get("supersedes", []))
-    found = [result for result in found if result["id"] not in hidden]
+    found = _prune(found)
     found.sort(key=lambda result: _SEVERITY_ORDER[result["severity"]])
     return found
 
@@ -377,3 +613,20 @@ def first_error(log_text=None, http_status=None, host_facts=None, http_body=None
         if result["severity"] == "error":
             return result
     return None
+
+
+def explain(row_id, **overrides):
+    """One row as a finding (for callers that know the id, e.g. a rollout or the readiness wait): the row
+    without `example`, `evidence` [] unless given, any other key overridden (a more precise symptom)."""
+    result = entry(row_id)
+    result.pop("confidence", None)
+    result["evidence"] = []
+    result.update(overrides)
+    return result
+
+
+def one_line(finding):
+    """`[id] title: cause Fix: fix` - the line the doctor prints per finding."""
+    return "[%s] %s (%s, %s confidence): %s Fix: %s" % (
+        finding["id"], finding["title"], finding["severity"], finding.get("confidence", "high"),
+        finding["cause"], finding["fix"])

@@ -405,7 +405,6 @@ def parse_prometheus(text):
     return totals, series
 
 
-
 def iter_sse_lines(response):
     """Lines of an SSE body as they arrive (http.client handles chunked decoding)."""
     while True:

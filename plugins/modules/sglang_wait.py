@@ -143,7 +143,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dgx_station.inference.plugins.module_utils.failure_catalog import entry, match
+from ansible_collections.dgx_station.inference.plugins.module_utils.failure_catalog import entry, explain, match
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
     CONNECTION_ARGUMENT_SPEC,
@@ -305,13 +305,11 @@ def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
     if errors:
         failure = errors[0]
     elif died:
-        failure = dict(
-            id="container_exited", title="Container exited during boot", severity="error", stage="boot",
-            where="docker logs %s" % logs.container_name,
+        failure = explain(
+            "container_exited", where="docker logs %s" % logs.container_name,
             symptom="The container stopped (status %s, exit code %s) before the server was ready"
                     % (state.get("status"), state.get("exit_code")),
-            cause="Not a known failure of the catalog; read the log tail.",
-            fix="Read `docker logs %s` and fix the cause; then rerun." % logs.container_name, evidence=[])
+            fix="Read `docker logs %s` and fix the cause; then rerun." % logs.container_name)
     else:
         failure = entry("still_booting")
         failure["evidence"] = []
