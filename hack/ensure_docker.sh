@@ -22,7 +22,8 @@ if [ -d /run/systemd/system ]; then
   systemctl start docker
 else
   echo "[docker] no systemd here: starting dockerd in the background (log: /var/log/dockerd.log)"
-  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  # Its own session, so that the end of the job that started it (a killed process group) does not stop it.
+  setsid nohup dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
 fi
 for _ in $(seq 1 60); do
   docker info >/dev/null 2>&1 && { echo "[docker] engine is up"; exit 0; }

@@ -33,7 +33,7 @@ def _long_requests(sim, n, max_tokens):
         request(sim.base_url, "POST", "/v1/chat/completions",
                 {"messages": [{"role": "user", "content": "Count slowly."}], "max_tokens": max_tokens,
                  "ignore_eos": True}, timeout=30)
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+    threads = [threading.Thread(target=one, daemon=True) for _index in range(n)]
     for t in threads:
         t.start()
     return threads

@@ -130,8 +130,8 @@ def test_sigterm_before_the_first_request_is_uvicorns(start_sim):
 def test_sigterm_while_unhealthy_forces_the_exit(start_sim):
     # A stuck scheduler: the health check fails (UnHealthy), so the watchdog does not wait for the drain.
     sim = start_sim(env={"SGLANG_SIM_HANG_AFTER_REQUESTS": "0", "SGLANG_HEALTH_CHECK_TIMEOUT": "1"})
-    hung = threading.Thread(target=lambda: _swallow(request, sim.base_url, "POST", "/v1/chat/completions",
-                                                     {"messages": [{"role": "user", "content": "x"}]}, None, 3),
+    body = {"messages": [{"role": "user", "content": "x"}]}
+    hung = threading.Thread(target=lambda: _swallow(request, sim.base_url, "POST", "/v1/chat/completions", body, None, 3),
                             daemon=True)
     hung.start()
     time.sleep(0.3)

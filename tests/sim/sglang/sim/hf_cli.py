@@ -88,17 +88,16 @@ class Out:
 
     def progress(self, desc, done, total, elapsed, close=False):
         """A tqdm bar on stderr, shown in human mode only (as with the real CLI, also when not a TTY)."""
-        if self.mode != "human" or os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true",
-                                                                                              "yes", "on"):
+        if self.mode != "human" or os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS", "").lower() in ("1", "true", "yes", "on"):
             return
         pct = int(100 * done / total) if total else 100
         filled = int(10 * done / total) if total else 10
-        bar = "\u2588" * filled + " " * (10 - filled)
+        meter = "\u2588" * filled + " " * (10 - filled)
         if done:
             rate = "%.2fit/s" % (done / elapsed if elapsed > 0 else 1000.0)
-            text = "\r%s: %3d%%|%s| %d/%d [00:%02d<00:00, %s]" % (desc, pct, bar, done, total, int(elapsed), rate)
+            text = "\r%s: %3d%%|%s| %d/%d [00:%02d<00:00, %s]" % (desc, pct, meter, done, total, int(elapsed), rate)
         else:
-            text = "\r%s: %3d%%|%s| %d/%d [00:%02d<?, ?it/s]" % (desc, pct, bar, done, total, int(elapsed))
+            text = "\r%s: %3d%%|%s| %d/%d [00:%02d<?, ?it/s]" % (desc, pct, meter, done, total, int(elapsed))
         sys.stderr.write(text + ("\n" if close else ""))
         sys.stderr.flush()
 
@@ -342,8 +341,7 @@ def _dry_run(out, repo, commit, files, wanted, local_dir, force, refused):
         total += size if will else 0
         rows.append((name, _fmt_size(size) if will else "-", will))
     count = sum(1 for r in rows if r[2])
-    sys.stdout.write("[dry-run] Will download %d files (out of %d) totalling %s.\n" % (count, len(rows),
-                                                                                     _fmt_size(total)))
+    sys.stdout.write("[dry-run] Will download %d files (out of %d) totalling %s.\n" % (count, len(rows), _fmt_size(total)))
     width = max([len("FILE")] + [len(r[0]) for r in rows])
     swidth = max([len("SIZE")] + [len(r[1]) for r in rows])
     sys.stdout.write("%s %s\n%s %s\n" % ("FILE".ljust(width), "SIZE".ljust(swidth), "-" * width, "-" * swidth))

@@ -274,8 +274,7 @@ def _cache_dirs(args):
 
 
 def _hf_offline():
-    return any(os.environ.get(n, "").lower() in ("1", "true", "yes", "on") for n in ("HF_HUB_OFFLINE",
-                                                                                      "TRANSFORMERS_OFFLINE"))
+    return any(os.environ.get(n, "").lower() in ("1", "true", "yes", "on") for n in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def fetch_config(args, cfg):
@@ -330,8 +329,7 @@ def fetch_weights(args, cfg):
         if has_weights:
             logs.log("Local snapshot incomplete for %s: %s. Will download missing files." % (args.model_path, missing))
         else:
-            logs.log("Local HF snapshot at %s has no files matching %s; will attempt download." % (snap,
-                                                                                               WEIGHT_PATTERNS))
+            logs.log("Local HF snapshot at %s has no files matching %s; will attempt download." % (snap, WEIGHT_PATTERNS))
     if _hf_offline():
         return 0.0
     logs.log("Using model weights format ['*.safetensors']")
