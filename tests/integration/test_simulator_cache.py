@@ -1,10 +1,19 @@
-"""Prefix-cache arithmetic of the simulator: computed from a radix tree, page-aligned, evicted, flushed."""
+"""Prefix-cache arithmetic of the simulator: computed from a radix tree, page-aligned, evicted, flushed; Qwen3's
+template with thinking off against the validation modules' lower bound; what /server_info says about hybrid models."""
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
-from _sim_http import chat, post_json, request
+import pytest
+
+from _sim_http import SIM_DIR, chat, post_json, request
+
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_checks import cache_lower_bound
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_server_info import prefix_cache_expectation
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
@@ -74,6 +83,38 @@ def test_page_alignment(start_sim):
         assert partial % page == 0 and partial > 0
         si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
         assert si["page_size"] == page
+        # a dense model: no mamba state pool in the scheduler's state, so a prefix cache is expected
+        assert si["max_mamba_cache_size"] is None and si["internal_states"][0]["max_mamba_cache_size"] is None
+        assert prefix_cache_expectation(si)["expected"] is True
+        assert prefix_cache_expectation(si)["source"] == "server_info"
+
+
+@pytest.mark.parametrize("page", [1, 16, 64])
+def test_qwen3_thinking_off_meets_the_cache_lower_bound_at_every_page_size(start_sim, page):
+    """Qwen3's template with enable_thinking=false ends each generation prompt with an empty think block that the
+    re-sent history does not have: each turn reuses the previous prompt but those 4 tokens, page-aligned. The bound
+    of the validation modules must hold (the one-page-slack bound before issue 14 failed at page size 1)."""
+    sim = start_sim("--page-size", str(page))
+    messages = [{"role": "system", "content": "You are an expert physics tutor. " + text(150)}]
+    previous = None
+    for number in range(1, 4):
+        messages.append({"role": "user", "content": "Question %d about speed and velocity?" % number})
+        data = chat(sim.base_url, messages, max_tokens=24, chat_template_kwargs={"enable_thinking": False})
+        usage = data["usage"]
+        cached = usage["prompt_tokens_details"]["cached_tokens"]
+        if previous is None:
+            assert cached == 0
+        else:
+            bound = cache_lower_bound(previous["prompt_tokens"], previous["completion_tokens"],
+                                      usage["prompt_tokens"], page)
+            assert cached >= bound > 0, (page, number, cached, bound, previous, usage)
+            assert cached == (previous["prompt_tokens"] - 4) // page * page and cached % page == 0
+            assert cached < previous["prompt_tokens"]  # the previous prompt is no prefix of this one
+        answer = data["choices"][0]["message"]["content"]
+        assert answer and data["choices"][0]["message"]["reasoning_content"] is None
+        messages.append({"role": "assistant", "content": answer})
+        previous = usage
+    assert prefill_cached(sim.logs())[-1] == cached
 
 
 def test_disable_radix_cache(start_sim):
@@ -83,6 +124,20 @@ def test_disable_radix_cache(start_sim):
     unused_prompt, cached = complete(sim, prompt)
     assert cached == 0
     assert set(prefill_cached(sim.logs())) == {0}
+    si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
+    expectation = prefix_cache_expectation(si)
+    assert expectation["expected"] is False and expectation["source"] == "server_info"
+    assert "--disable-radix-cache" in expectation["reason"]
+
+
+def _mamba_pool(sim):
+    si = json.loads(request(sim.base_url, "GET", "/server_info")[2])
+    pool = si["internal_states"][0]["max_mamba_cache_size"]
+    assert si["max_mamba_cache_size"] is None  # the launch-time value; the scheduler resolves the pool
+    assert isinstance(pool, int) and pool > 0
+    assert "Mamba Cache is allocated. max_mamba_cache_size: %d, conv_state size: " % pool in sim.logs()
+    assert si["max_running_requests"] <= pool // 3
+    return si
 
 
 def test_hybrid_preset_reports_zero(start_sim):
@@ -93,6 +148,31 @@ def test_hybrid_preset_reports_zero(start_sim):
     assert again["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}
     logs = sim.logs()
     assert set(prefill_cached(logs)) == {0} and "mamba usage:" in logs
+    expectation = prefix_cache_expectation(_mamba_pool(sim))
+    assert expectation["expected"] is False and expectation["source"] == "server_info"
+
+
+def test_local_path_of_the_hybrid_model_is_hybrid(start_sim, tmp_path):
+    """`hf download Qwen/Qwen3.6-35B-A3B --local-dir /models/qwen36`, then `sglang serve --model-path /models/qwen36`:
+    no preset knows the path; the server reads config.json and /server_info shows the mamba pool."""
+    local = tmp_path / "models" / "qwen36"
+    env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), HF_HUB_DISABLE_UPDATE_CHECK="1")
+    done = subprocess.run([sys.executable, os.path.join(SIM_DIR, "bin", "hf"), "download", "Qwen/Qwen3.6-35B-A3B",
+                           "--local-dir", str(local), "-q"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((local / "config.json").read_text())["architectures"] == ["Qwen3_5MoeForConditionalGeneration"]
+    sim = start_sim(model=str(local))
+    info = json.loads(request(sim.base_url, "GET", "/model_info")[2])
+    assert info["architectures"] == ["Qwen3_5MoeForConditionalGeneration"] and info["model_type"] == "qwen3_5_moe"
+    si = _mamba_pool(sim)
+    assert si["model_path"] == str(local)
+    expectation = prefix_cache_expectation(si)
+    assert expectation["expected"] is False and expectation["source"] == "server_info"
+    assert expectation["reason"].startswith(str(local) + " is a hybrid")
+    msgs = [{"role": "system", "content": text(100)}, {"role": "user", "content": "Hi"}]
+    chat(sim.base_url, msgs, max_tokens=3, model=str(local))
+    again = chat(sim.base_url, msgs, max_tokens=3, model=str(local))
+    assert again["usage"]["prompt_tokens_details"] == {"cached_tokens": 0} and "mamba usage:" in sim.logs()
 
 
 def test_lru_eviction_under_small_capacity(start_sim):

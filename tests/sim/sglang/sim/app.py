@@ -404,6 +404,9 @@ class App:
                      "max_req_input_len": cfg["context_len"] - 1, "startup_time": self.startup_time,
                      "hicache_object_layout": None, "kv_events": None})
         state = dict(self.server_args)
+        # The scheduler's resolved args (get_context().resolved_server_args_dict()) carry what the model runner
+        # set after start-up: for a hybrid model the mamba pool size (KVCacheConfigurator sizing it).
+        state["max_mamba_cache_size"] = cfg["max_mamba_cache_size"]
         state.update({
             "world_size": self.args.tp_size, "startup_time": self.startup_time,
             "effective_max_running_requests_per_dp": cfg["max_running"],
@@ -749,8 +752,10 @@ class App:
         if max_new is not None and max_new < 1:
             max_new = 1
         kwargs = body.get("chat_template_kwargs") or {}
-        prompt = tokenizer.render_chat(messages, add_generation_prompt=not body.get("continue_final_message"),
-                                       continue_final_message=bool(body.get("continue_final_message")))
+        prompt = tokenizer.render(self.cfg.get("chat_template", "chatml"), messages,
+                                  add_generation_prompt=not body.get("continue_final_message"),
+                                  continue_final_message=bool(body.get("continue_final_message")),
+                                  chat_template_kwargs=kwargs if isinstance(kwargs, dict) else {})
         prompt_ids = tokenizer.encode(prompt)
         max_new = self._check_lengths(prompt_ids, max_new)
         structured_text = None

@@ -66,6 +66,8 @@ def build_parser(prog):
     p.add_argument("--disable-radix-cache", action="store_true")
     p.add_argument("--enable-hierarchical-cache", "--enable-hicache", dest="enable_hierarchical_cache",
                    action="store_true")
+    p.add_argument("--max-mamba-cache-size", type=int, default=None)
+    p.add_argument("--mamba-full-memory-ratio", type=float, default=0.9)
     p.add_argument("--attention-backend", default=None, choices=ATTENTION_BACKEND_CHOICES)
     p.add_argument("--prefill-attention-backend", default=None, choices=ATTENTION_BACKEND_CHOICES)
     p.add_argument("--decode-attention-backend", default=None, choices=ATTENTION_BACKEND_CHOICES)

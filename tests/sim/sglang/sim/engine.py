@@ -194,7 +194,8 @@ class Engine:
         else:
             u = min(1.0, used / float(self.capacity)) if self.capacity else 0.0
         if self.cfg.get("hybrid"):
-            return "full token usage: %.2f, mamba usage: %.2f" % (u, min(1.0, self.num_running() / 64.0))
+            slots = float(self.cfg.get("max_mamba_cache_size") or 64)
+            return "full token usage: %.2f, mamba usage: %.2f" % (u, min(1.0, self.num_running() / slots))
         return "token usage: %.2f" % u
 
     def update_gauges(self):

@@ -1,6 +1,7 @@
 """Start-up of the simulated server: argument resolution, boot phases, boot faults, then the HTTP server."""
 import asyncio
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -66,20 +67,84 @@ def gpu_sm(name):
     return 103
 
 
-def model_meta(model):
-    """(model_type, architecture, KV bytes per token, has_image) by model family."""
+# Model families: (model_type, architecture, KV bytes per token, has_image, mamba state bytes per request).
+# The mamba state of a hybrid (linear-attention) model is SGLang's `mamba2_cache_params.mamba_cache_per_req`:
+# per linear-attention layer the fp32 SSM state (v_heads x k_dim x v_dim x 4 B) and the bf16 conv window
+# ((2 x k_heads x k_dim + v_heads x v_dim) x (kernel - 1) x 2 B); approximate figures from the published configs
+# (Qwen3.6-35B-A3B: 30 of 40 layers linear; Qwen3-Next-80B-A3B: 36 of 48; 32 v-heads, 16 k-heads, dim 128, kernel 4).
+_GDN_LAYER_STATE = 32 * 128 * 128 * 4 + (2 * 16 * 128 + 32 * 128) * 3 * 2
+FAMILIES = {
+    "deepseek_v4": ("deepseek_v4", "DeepseekV4ForCausalLM", 70272, False, None),
+    "qwen3_next": ("qwen3_next", "Qwen3NextForCausalLM", 24576, False, 36 * _GDN_LAYER_STATE),
+    "qwen3_5_moe": ("qwen3_5_moe", "Qwen3_5MoeForConditionalGeneration", 40960, True, 30 * _GDN_LAYER_STATE),
+    "qwen3_5": ("qwen3_5", "Qwen3_5ForConditionalGeneration", 131072, True, None),
+    "qwen3_moe": ("qwen3_moe", "Qwen3MoeForCausalLM", 98304, False, None),
+    "gemma3": ("gemma3", "Gemma3ForConditionalGeneration", 253952, True, None),
+    "llama": ("llama", "LlamaForCausalLM", 327680, False, None),
+    "qwen3": ("qwen3", "Qwen3ForCausalLM", 147456, False, None),
+}
+_BY_ARCH = {f[1]: f for f in FAMILIES.values()}
+# Architectures the simulator serves as hybrid mamba/linear-attention models (SGLang gives them a
+# `mambaish_config`, a mamba state pool and `max_mamba_cache_size`) when no preset says otherwise. The collection's
+# presets decide for the models they list (Qwen3_5ForConditionalGeneration, the Qwen3.6-27B preset, stays dense).
+HYBRID_ARCHITECTURES = ("Qwen3_5MoeForConditionalGeneration", "Qwen3NextForCausalLM")
+
+
+def _family_of_name(model):
     m = model.lower()
     if "deepseek-v4" in m:
-        return "deepseek_v4", "DeepseekV4ForCausalLM", 70272, False
-    if "qwen3.6-35b" in m or "a3b" in m:
-        return "qwen3_5_moe", "Qwen3_5MoeForConditionalGeneration", 40960, True
-    if "qwen3.6" in m:
-        return "qwen3_5", "Qwen3_5ForConditionalGeneration", 131072, True
+        return "deepseek_v4"
+    if "qwen3-next" in m:
+        return "qwen3_next"
+    if "qwen3.6-35b" in m or ("a3b" in m and ("qwen3.5" in m or "qwen3.6" in m)):
+        return "qwen3_5_moe"
+    if "qwen3.6" in m or "qwen3.5" in m:
+        return "qwen3_5"
+    if "qwen3" in m and ("a3b" in m or "a22b" in m):
+        return "qwen3_moe"
     if "gemma-3" in m:
-        return "gemma3", "Gemma3ForConditionalGeneration", 253952, True
+        return "gemma3"
     if "llama" in m:
-        return "llama", "LlamaForCausalLM", 327680, False
-    return "qwen3", "Qwen3ForCausalLM", 147456, False
+        return "llama"
+    return "qwen3"
+
+
+def model_meta(model):
+    """(model_type, architecture, KV bytes per token, has_image) by model family (from the name)."""
+    return FAMILIES[_family_of_name(model)][:4]
+
+
+def local_hf_config(model_path):
+    """The config.json of a local model directory (what SGLang reads for a local --model-path), or None."""
+    path = os.path.join(model_path, "config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def model_identity(model_path):
+    """(model_type, architecture, KV bytes per token, has_image, mamba bytes per request, chat template) of the
+    served model: from config.json for a local directory that has one (architectures[0], model_type), else
+    from the name. The chat template is Qwen3's for the Qwen3 family (model_type qwen3 / qwen3_moe with a
+    Qwen3 name or config), else ChatML."""
+    family = FAMILIES[_family_of_name(model_path)]
+    config = local_hf_config(model_path) if os.path.isdir(model_path) else None
+    named_qwen3 = "qwen3" in model_path.lower()
+    if config is not None:
+        archs = config.get("architectures")
+        arch = archs[0] if isinstance(archs, list) and archs and isinstance(archs[0], str) else family[1]
+        known = _BY_ARCH.get(arch)
+        model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else (
+            known[0] if known else family[0])
+        family = (model_type, arch) + ((known or family)[2:])
+        named_qwen3 = named_qwen3 or model_type in ("qwen3", "qwen3_moe")
+    template = "qwen3" if family[0] in ("qwen3", "qwen3_moe") and named_qwen3 else "chatml"
+    return family + (template,)
 
 
 def hf_token_available():
@@ -136,7 +201,17 @@ def resolve(args, presets):
     preset = presets.get_preset(args.model_path)
     gpu = os.environ.get("SGLANG_SIM_GPU_NAME", "NVIDIA GB300")
     sm = gpu_sm(gpu)
-    model_type, arch, kv_bytes, has_image = model_meta(args.model_path)
+    model_type, arch, kv_bytes, has_image, mamba_per_req, chat_template = model_identity(args.model_path)
+    if args.chat_template:
+        chat_template = "chatml"  # a --chat-template file or name is not rendered; ChatML stands in for it
+    # Hybrid mamba/linear-attention: the preset decides for a preset, the architecture for anything else (a local
+    # directory's config.json, an unknown hub id).
+    if preset.get("known"):
+        hybrid = preset.get("prefix_cache_expected") is False
+    else:
+        hybrid = arch in HYBRID_ARCHITECTURES
+    if hybrid and not mamba_per_req:
+        mamba_per_req = FAMILIES["qwen3_5_moe"][4]
     attn = args.attention_backend
     if attn is None:
         attn = "trtllm_mha" if sm in (100, 103) else "fa3" if sm == 90 else "flashinfer"
@@ -146,6 +221,19 @@ def resolve(args, presets):
     if mem_frac is None:
         mem_frac = round(float(preset.get("mem_fraction_static") or 0.85), 3)
     kv_gb = total_gb * mem_frac - weight_gb
+    max_mamba = None
+    if hybrid:
+        # KVCacheConfigurator / ModelRunnerKVCacheMixin.handle_max_mamba_cache: an explicit --max-mamba-cache-size,
+        # else max_running_requests when the radix cache is off and that is given, else the rest memory split
+        # mamba : KV = mamba_full_memory_ratio (0.9) : 1. The KV pool gets what the mamba pool leaves.
+        ratio = args.mamba_full_memory_ratio
+        if args.max_mamba_cache_size is not None:
+            max_mamba = args.max_mamba_cache_size
+        elif args.disable_radix_cache and args.max_running_requests is not None:
+            max_mamba = args.max_running_requests
+        else:
+            max_mamba = int(max(kv_gb, 0.0) * ratio / (1 + ratio) * (1 << 30) // mamba_per_req)
+        kv_gb -= max_mamba * mamba_per_req / float(1 << 30)
     capacity = int(kv_gb * (1 << 30) / kv_bytes) if kv_gb > 0 else 0
     if args.max_total_tokens:
         capacity = min(capacity, args.max_total_tokens) if capacity > 0 else capacity
@@ -159,11 +247,14 @@ def resolve(args, presets):
         max_running = int(_env_float("SGLANG_SIM_MAX_RUNNING", 128))
     chunk = args.chunked_prefill_size if args.chunked_prefill_size is not None else 8192
     page = args.page_size or 1
+    if hybrid and max_mamba is not None:
+        # init_memory: max_num_reqs = min(max_num_reqs, max_mamba_cache_size // ratio), ratio 3 with the radix
+        # cache (no_buffer), 1 without.
+        max_running = min(max_running, max(1, max_mamba // (1 if args.disable_radix_cache else 3)))
     graph_bs = [1, 2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256]
     graph_bs = [b for b in graph_bs if b <= max(max_running, 1)]
     decode_tps = _env_float("SGLANG_SIM_DECODE_TOKENS_PER_S", 2000.0)
     tick = max(_env_float("SGLANG_SIM_TICK_MS", 20.0) / 1000.0, 1.0 / max(decode_tps, 1e-3))
-    hybrid = preset.get("prefix_cache_expected") is False
     cfg = {
         "preset": preset, "gpu": gpu, "sm": sm, "attention_backend": attn, "model_type": model_type,
         "architecture": arch, "has_image": has_image, "weight_gb": round(weight_gb, 2), "kv_gb": round(kv_gb, 2),
@@ -176,7 +267,8 @@ def resolve(args, presets):
         "tick": tick, "batch_slowdown": _env_float("SGLANG_SIM_BATCH_SLOWDOWN", 0.02),
         "decode_log_interval": max(1, args.decode_log_interval),
         "fault": os.environ.get("SGLANG_SIM_FAULT", "").strip() or None,
-        "kv_bytes": kv_bytes,
+        "kv_bytes": kv_bytes, "chat_template": chat_template,
+        "max_mamba_cache_size": max_mamba, "mamba_gb": round((max_mamba or 0) * (mamba_per_req or 0) / float(1 << 30), 2),
     }
     return cfg
 
@@ -217,6 +309,9 @@ def server_args_dict(args, cfg):
         "decode_attention_backend": a.decode_attention_backend or cfg["attention_backend"],
         "sampling_backend": a.sampling_backend or "flashinfer", "grammar_backend": a.grammar_backend or "xgrammar",
         "disable_radix_cache": a.disable_radix_cache, "enable_hierarchical_cache": a.enable_hierarchical_cache,
+        # Set in the scheduler (the mamba pool sizing) for a hybrid model: None here, the resolved value in
+        # /server_info's internal_states (see App.server_info).
+        "max_mamba_cache_size": a.max_mamba_cache_size, "mamba_full_memory_ratio": a.mamba_full_memory_ratio,
         "cuda_graph_max_bs": a.cuda_graph_max_bs or max(cfg["graph_bs"]), "disable_cuda_graph": a.disable_cuda_graph,
         "enable_torch_compile": a.enable_torch_compile, "enable_dp_attention": False, "enable_lora": False,
         "uvicorn_access_log_exclude_prefixes": list(a.uvicorn_access_log_exclude_prefixes or []),
@@ -447,11 +542,15 @@ def boot(args, cfg):
             "mem_fraction_static=%s" % cfg["mem_fraction_static"],
         ])
     kv_half = cfg["kv_gb"] / 2.0
+    if cfg["hybrid"]:
+        ssm_gb = cfg["mamba_gb"] * 0.977
+        logs.log("Mamba Cache is allocated. max_mamba_cache_size: %d, conv_state size: %.2fGB, ssm_state size: %.2fGB "
+                 % (cfg["max_mamba_cache_size"], cfg["mamba_gb"] - ssm_gb, ssm_gb))
     logs.log("Using KV cache dtype: torch.bfloat16")
     logs.log("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB"
              % (cfg["max_total_num_tokens"], kv_half, kv_half))
     _sleep(boot_s * 0.1)
-    after_pool = max(1.0, after_weights - cfg["kv_gb"])
+    after_pool = max(1.0, after_weights - cfg["kv_gb"] - cfg["mamba_gb"])
     logs.log("Memory pool end. avail mem=%.2f GB" % after_pool)
     logs.log("Capture decode CUDA graph begin. This can take up to several minutes. avail mem=%.2f GB" % after_pool)
     logs.log("Capture cuda graph bs %s" % cfg["graph_bs"])
