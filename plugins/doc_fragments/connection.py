@@ -30,10 +30,13 @@ options:
     description:
       - Model name to send in requests.
       - Defaults to the model the server lists in C(/v1/models).
+      - A model the server does not list fails the module at once with RV(error_kind=model_not_served)
+        (M(dgx_station.inference.sglang_smoke_test) reports it as its C(model_listed) check instead).
     type: str
   timeout:
     description:
-      - Seconds to wait for one HTTP answer.
+      - Seconds to wait for the connection and then for each read of an answer (a stream may take
+        longer in total, as long as it does not stall for this long).
     type: float
     default: 60.0
   validate_certs:
@@ -46,10 +49,18 @@ options:
       - CA certificate bundle (file) or directory of hashed CA certificates used to verify an
         C(https://) O(base_url), instead of the system trust store.
     type: path
+requirements:
+  - requests (the M(dgx_station.inference.python_venv) role installs it into the Station's venv)
 notes:
-  - The modules use only the Python standard library on the host they run on.
-  - A kept-alive connection that the server closed is retried once on a new connection; nothing
-    else is retried (a generation that timed out may still run on the server).
+  - HTTP goes through the Python library C(requests), which also honours the proxy environment
+    (C(HTTPS_PROXY), C(HTTP_PROXY), C(NO_PROXY)) of the host the module runs on.
+  - One retry rule; an error while connecting (nothing was sent) is retried once, and a C(GET) or
+    C(HEAD) whose connection broke or timed out is retried once on a fresh connection; nothing else
+    is retried (a generation that timed out may still run on the server).
+  - A failure returns RV(error_kind) (C(connection_refused), C(not_ready), C(timeout), C(tls_error),
+    C(unauthorized), C(forbidden), C(not_found), C(bad_request), C(model_not_served), C(server_error),
+    C(invalid_response), C(connection_error)), RV(status) (the HTTP status, when there was one) and,
+    where it helps, RV(hint) and the server's answer RV(body) with credentials removed.
   - Connection refused or HTTP 503 means the server is still loading (first start takes 10-45 min);
     gate on M(dgx_station.inference.sglang_wait) before these modules.
 """

@@ -14,7 +14,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import first_choice
 
 # Runbook step 6.
 SMOKE_PROMPT = "Explain quantum computing in simple terms."
@@ -67,16 +67,6 @@ LANGUAGES_SCHEMA = {
 CACHE_REPORT_FLAG = "--enable-cache-report"
 
 
-def resolve_model(client, requested):
-    """(model to send, models the server lists). Lists via /v1/models; raises SGLangError."""
-    served = client.models()
-    if requested:
-        return requested, served
-    if not served:
-        raise SGLangError("%s/v1/models lists no model" % client.base_url, "invalid_response")
-    return served[0], served
-
-
 def word_count(text):
     return len(text.split())
 
@@ -119,36 +109,96 @@ def check_usage(usage, prefix=""):
     return failures
 
 
-def first_choice(body):
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        return choices[0]
-    return None
+def check_answer(body, exchange, checks, failures, warnings):
+    """Checks of a whole (non-streamed) chat answer: its OpenAI shape (body) and its reading (exchange)."""
+    checks["object"] = isinstance(body, dict) and body.get("object") == "chat.completion"
+    if not checks["object"]:
+        failures.append("object: %r, expected 'chat.completion'" % (body.get("object") if isinstance(body, dict) else body,))
+    choice = first_choice(body)
+    checks["choices"] = choice is not None
+    if choice is None:
+        failures.append("choices: missing or empty")
+        return
+    checks["role"] = exchange.role == "assistant"
+    if not checks["role"]:
+        failures.append("role: choices[0].message.role is %r, expected 'assistant'" % exchange.role)
+    has_content = bool(exchange.content.strip())
+    if not has_content and exchange.reasoning.strip():
+        warnings.append("The answer has only reasoning_content (the budget went to thinking); raise max_tokens "
+                        "or disable thinking with extra_body.chat_template_kwargs.enable_thinking=false.")
+        has_content = True
+    checks["content"] = has_content
+    if not has_content:
+        failures.append("content: choices[0].message.content is empty (%r)" % (exchange.content,))
+    checks["finish_reason"] = exchange.error_kind is None or not exchange.error_kind.startswith("finish_")
+    if not checks["finish_reason"]:
+        failures.append("finish_reason: %s" % exchange.error)
+    usage_failures = check_usage(exchange.usage)
+    checks["usage"] = not usage_failures
+    failures.extend(usage_failures)
 
 
-def cached_tokens_of(usage):
-    """usage.prompt_tokens_details.cached_tokens, or None when the details are missing/null."""
-    details = usage.get("prompt_tokens_details") if isinstance(usage, dict) else None
-    if not isinstance(details, dict):
-        return None
-    value = details.get("cached_tokens")
-    return value if isinstance(value, int) else None
+def check_stream(exchange, checks, failures):
+    """Checks of a streamed chat answer (the SSE sequence as sglang_exchange.ChatExchange read it)."""
+    checks["stream_role_chunk"] = exchange.first_role == "assistant"
+    if not checks["stream_role_chunk"]:
+        failures.append("stream_role_chunk: the first chunk does not carry delta.role 'assistant'")
+    checks["stream_content"] = exchange.ttft is not None
+    if not checks["stream_content"]:
+        failures.append("stream_content: no chunk with non-empty content")
+    checks["stream_finish_chunk"] = exchange.finish_reason is not None and not (
+        exchange.error_kind or "").startswith("finish_")
+    if not checks["stream_finish_chunk"]:
+        failures.append("stream_finish_chunk: no chunk with a completed finish_reason (got %r)" % exchange.finish_reason)
+    checks["stream_done"] = exchange.done
+    if not exchange.done:
+        failures.append("stream_done: the stream did not end with data: [DONE]")
+    stream_error = exchange.error_kind in ("sse_error", "invalid_event", "timeout")
+    checks["stream_no_error"] = not stream_error
+    if stream_error:
+        failures.append("stream_no_error: %s" % exchange.error)
+    if exchange.usage is not None:
+        usage_failures = check_usage(exchange.usage, prefix="stream_")
+        checks["stream_usage"] = not usage_failures
+        failures.extend(usage_failures)
 
 
 def cache_lower_bound(prev_prompt_tokens, prev_completion_tokens, prompt_tokens, page_size,
-                      count_completion_tokens=False, miss_tolerance=0):
+                      count_completion_tokens=False, miss_tolerance=0, template_tail_tokens=8):
     """The fewest cached tokens a working radix cache gives a turn, after the previous one.
 
-    Adapted from SGLang's cache_hit_kit: the previous turn's prompt tokens (plus its
-    completion tokens when count_completion_tokens), minus miss_tolerance, rounded down
-    to a page boundary, minus one page of slack (the chat template may render the
-    previous generation prompt and the re-sent assistant turn differently), capped at
-    prompt_tokens - 1 (SGLang always recomputes at least one token) and at least 0.
+    What a working cache gives: after the previous request the radix tree holds its tokens, so this
+    turn reuses the common prefix of the two token sequences, in whole pages (SGLang matches
+    page-aligned keys) and never the whole prompt (Req._compute_max_prefix_len keeps one token to
+    compute):  cached = floor(min(common, prompt_tokens - 1) / page) * page.
+
+    The common prefix is not the whole previous prompt: chat templates render the previous turn's
+    generation prompt differently from the re-sent assistant turn. Qwen3 with enable_thinking=false
+    appends an empty think block "<think>\\n\\n</think>\\n\\n" to the last turn's generation prompt only
+    and renders every earlier assistant turn without one ("<|im_start|>assistant\\n" + content), so
+    the previous prompt's last 4 tokens (<think>, "\\n\\n", </think>, "\\n\\n") are not in the next
+    prompt; one more when the answer starts with a newline that BPE merges with the role header's.
+    template_tail_tokens (default 8: those 5 tokens and a margin) is the most tokens at the end of the
+    previous prompt a template may render differently, so common >= prev_prompt_tokens - template_tail_tokens.
+
+    The bound (adapted from SGLang's cache_hit_kit):
+      base  = prev_prompt_tokens (+ prev_completion_tokens when count_completion_tokens)
+              - miss_tolerance - template_tail_tokens
+      bound = floor(min(base, prompt_tokens - 1) / page) * page, at least 0.
+    floor(min(., prompt_tokens - 1) / page) * page is monotone, so the bound is at most what a
+    working cache reports whenever common >= base, at every page size (1, 16, 64, ...); the older
+    "floor(prev / page) * page - page" allowed one token of difference at page size 1 and failed
+    Qwen3 with thinking off. A broken cache (0 cached tokens) still fails whenever base >= page
+    (a previous prompt at least a page plus the tail long). Completion tokens are only a prefix of
+    the next prompt when the answer is re-sent as the same tokens (cache_hit_kit's raw token ids);
+    templates that re-render assistant turns (Qwen3 drops think blocks) do not, so keep
+    count_completion_tokens off for chat requests.
     """
     page = max(int(page_size or 1), 1)
-    base = prev_prompt_tokens + (prev_completion_tokens if count_completion_tokens else 0) - miss_tolerance
-    bound = (max(base, 0) // page) * page - page
-    return max(0, min(bound, prompt_tokens - 1))
+    base = prev_prompt_tokens + (prev_completion_tokens if count_completion_tokens else 0)
+    base -= miss_tolerance + max(int(template_tail_tokens or 0), 0)
+    usable = min(base, prompt_tokens - 1)
+    return max(0, (max(usable, 0) // page) * page)
 
 
 # `Prefill batch, #new-seq: 1, #new-token: 90, #cached-token: 211, ...` (0.5.x),

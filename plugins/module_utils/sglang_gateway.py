@@ -183,8 +183,7 @@ class GatewayClient(object):
     def _call(self, method, path, body=None, expect=(200,)):
         """(status, parsed JSON body or text) of one request; GatewayError on a status not in expect."""
         try:
-            response = self.http.request(method, path, body=body, expect=None,
-                                         idempotent=method in ("GET", "HEAD", "DELETE"))
+            response = self.http.request(method, path, body=body, expect=None)
         except SGLangError as exc:
             raise self._transport_error(method, path, exc)
         try:

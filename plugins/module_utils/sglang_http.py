@@ -2,23 +2,26 @@
 # Copyright: contributors to dgx_station.inference
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The one HTTP client every module of this collection uses to talk to an SGLang server.
+"""The one HTTP client every module of this collection uses to talk to an SGLang server or gateway.
 
-Standard library only (http.client), so the modules run on a Station's plain venv and
-pass the sanity import test. One client keeps one connection alive per thread-less use;
-error answers are mapped to messages that say what is wrong and what to do.
+The transport is `requests` (one Session, so one kept-alive connection pool per client), which the
+python_venv role installs into the Station's venv. It honours `validate_certs`, `ca_path` (a CA
+bundle file or a c_rehash directory) and the proxy environment (HTTPS_PROXY / HTTP_PROXY /
+NO_PROXY, as requests reads it). The benchmark's concurrent load uses the asyncio transport of
+sglang_http_async, which reuses this client's URL, headers, TLS context and error mapping
+(docs/benchmark.md, "Transport choice", says why it is not a library).
 
-Retries, only where they cannot duplicate work:
-  * a request sent on a kept-alive connection that the server had already closed
-    (RemoteDisconnected / reset / broken pipe before any answer) is sent once more on a
-    fresh connection: the server never saw it;
-  * idempotent requests (GET, HEAD, /flush_cache) get that one retry on a fresh
-    connection too.
-Nothing else is retried: a generation that timed out may still be running on the server,
-a 5xx is reported as is, and waiting for a booting server is the job of sglang_wait.
+One retry rule (RETRY below), only where a retry cannot duplicate work:
+  * an error while connecting (nothing was sent) is retried once, for every method;
+  * an idempotent request (GET, HEAD) whose connection broke or timed out before the answer is
+    retried once on a fresh connection.
+Nothing else is retried: a generation that timed out may still be running on the server, a 5xx
+is reported as is, and waiting for a booting server is the job of sglang_wait.
 
-Public names (imported by the other modules): SGLangClient, SGLangError,
-CONNECTION_ARGUMENT_SPEC, client_from_module, fail_from_error, parse_sse_data, iter_sse_lines,
+Chat answers, whole or streamed, are read once by sglang_exchange.ChatExchange (chat_exchange()).
+
+Public names (imported by the other modules): SGLangClient, SGLangError, HTTPResponse,
+CONNECTION_ARGUMENT_SPEC, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, client_from_module, fail_from_error,
 parse_prometheus.
 """
 
@@ -26,15 +29,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import http.client
 import json
 import os
-import socket
 import ssl
 import time
+import traceback
 from urllib.parse import urlsplit, urlencode
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import ChatExchange, SSEDecoder
+
+try:
+    import requests
+    import requests.adapters
+    from urllib3.util.retry import Retry
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - the module reports it with missing_required_lib
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 DEFAULT_BASE_URL = "http://127.0.0.1:30000"
 
@@ -61,7 +74,8 @@ class SGLangError(Exception):
     """An answer (or the lack of one) that a module reports as a failure.
 
     kind: one of connection_refused, not_ready, timeout, unauthorized, forbidden, not_found,
-    bad_request, server_error, http_error, invalid_response, connection_error.
+    bad_request, server_error, http_error, invalid_response, connection_error, tls_error,
+    model_not_served, missing_library.
     """
 
     def __init__(self, message, kind, status=None, body=None, hint=None):
@@ -113,15 +127,39 @@ class HTTPResponse:
                 "invalid_response", status=self.status, body=self.text[:2000])
 
 
+def retry_rule():
+    """The one retry rule (see the module docstring), as urllib3 applies it below requests."""
+    return Retry(total=1, connect=1, read=1, status=0, other=0, redirect=0, backoff_factor=0,
+                 allowed_methods=frozenset(("GET", "HEAD")), raise_on_status=False,
+                 respect_retry_after_header=False)
+
+
+def _causes(exc):
+    """exc and what it wraps (requests -> urllib3 MaxRetryError.reason -> the OS error), outermost first."""
+    seen = []
+    stack = [exc]
+    while stack:
+        current = stack.pop(0)
+        if not isinstance(current, BaseException) or any(current is known for known in seen):
+            continue
+        seen.append(current)
+        stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__])
+        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+    return seen
+
+
 class SGLangClient:
-    """HTTP(S) client for one SGLang endpoint, reusing one keep-alive connection."""
+    """HTTP(S) client for one SGLang endpoint (a requests Session: kept-alive connections)."""
 
     def __init__(self, base_url=DEFAULT_BASE_URL, api_key=None, timeout=60.0, validate_certs=True, ca_path=None):
-        parts = urlsplit(base_url)
+        parts = urlsplit(base_url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SGLangError(
                 "base_url %r is not an http:// or https:// URL; use e.g. %s" % (base_url, DEFAULT_BASE_URL),
                 "bad_request")
+        if ca_path and not os.path.exists(ca_path):
+            raise SGLangError("ca_path %s does not exist: give a CA bundle file or a directory of CA certificates "
+                              "on the host the module runs on" % ca_path, "bad_request")
         self.base_url = base_url.rstrip("/")
         self.scheme = parts.scheme
         self.host = parts.hostname
@@ -131,11 +169,35 @@ class SGLangClient:
         self.timeout = timeout
         self.validate_certs = validate_certs
         self.ca_path = ca_path
-        self._conn = None
+        self._session = None
 
     # -- connection handling -------------------------------------------------
+    @property
+    def session(self):
+        if self._session is None:
+            if not HAS_REQUESTS:
+                raise SGLangError("The Python library requests is not installed for the interpreter running this "
+                                  "module: run the dgx_station.inference.python_venv role (it installs requests into "
+                                  "the Station's venv) or `pip install requests`.", "missing_library")
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(max_retries=retry_rule(), pool_connections=1, pool_maxsize=4)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers.update(self.headers())
+            if self.api_key:
+                # An auth callable keeps requests from replacing the bearer token with ~/.netrc credentials.
+                session.auth = self._bearer
+            # verify: a CA bundle or directory when ca_path is set, else on/off (requests reads both shapes).
+            session.verify = (self.ca_path or True) if self.validate_certs else False
+            self._session = session
+        return self._session
+
+    def _bearer(self, prepared):
+        prepared.headers["Authorization"] = "Bearer %s" % self.api_key
+        return prepared
+
     def ssl_context(self):
-        """The TLS context for an https:// base_url (None for http://); shared with sglang_http_async."""
+        """The TLS context for an https:// base_url (None for http://), for the asyncio transport."""
         if self.scheme != "https":
             return None
         context = ssl.create_default_context()
@@ -153,15 +215,10 @@ class SGLangClient:
             context.verify_mode = ssl.CERT_NONE
         return context
 
-    def _new_connection(self, timeout):
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.ssl_context())
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
     def close(self):
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._session is not None:
+            self._session.close()
+            self._session = None
 
     def headers(self, json_body=False):
         headers = {"Accept": "application/json, text/event-stream, text/plain"}
@@ -171,72 +228,56 @@ class SGLangClient:
             headers["Authorization"] = "Bearer %s" % self.api_key
         return headers
 
-    def _send(self, method, path, body, timeout, idempotent):
-        """Send one request; return the live http.client response.
-
-        A kept-alive connection the server closed in the meantime is retried once on
-        a fresh connection, since that request never reached the server. Other
-        failures are retried only for idempotent requests.
-        """
-        url = self.path_prefix + path
-        headers = self.headers(json_body=body is not None)
+    def _send(self, method, path, body, timeout, stream=False):
+        """Send one request through the session; return the requests response (body unread when stream)."""
+        url = self.base_url + path
         payload = json.dumps(body).encode("utf-8") if body is not None else None
-        attempts = 2
-        for attempt in range(attempts):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = self._new_connection(timeout)
-            self._conn.timeout = timeout
-            if self._conn.sock is not None:
-                self._conn.sock.settimeout(timeout)
-            try:
-                self._conn.request(method, url, body=payload, headers=headers)
-                return self._conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.close()
-                if (reused or idempotent) and attempt + 1 < attempts:
-                    continue
-                raise self._connection_error(exc, timeout)
-            except (socket.timeout, TimeoutError) as exc:
-                self.close()
-                raise SGLangError(
-                    "No answer from %s%s within %s s (timeout). The server may be overloaded or hung; "
-                    "raise `timeout` or check the container logs." % (self.base_url, path, timeout),
-                    "timeout")
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                raise self._connection_error(exc, timeout)
-        raise SGLangError("unreachable", "connection_error")  # pragma: no cover
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        session = self.session
+        try:
+            return session.request(method, url, data=payload, headers=headers, timeout=(timeout, timeout),
+                                        stream=stream, allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
+            raise self._connection_error(exc, timeout, path)
+        except (OSError, ValueError) as exc:
+            raise self._connection_error(exc, timeout, path)
 
-    def _connection_error(self, exc, timeout):
-        if isinstance(exc, ConnectionRefusedError):
+    def _connection_error(self, exc, timeout, path=""):
+        """An SGLangError for a failure below HTTP (refused, TLS, timeout, reset, cut body)."""
+        causes = _causes(exc)
+        where = "%s%s" % (self.base_url, path)
+        if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
             return SGLangError(
                 "Connection refused by %s: nothing listens there yet. If the container was just started, the "
                 "server is still loading (weights download/load and CUDA-graph capture take 10-45 min on a first "
                 "start); otherwise check that the container runs and publishes the port." % self.base_url,
                 "connection_refused", hint=STILL_LOADING)
-        if isinstance(exc, ssl.SSLError):
+        if any(isinstance(cause, ssl.SSLError) for cause in causes) or (
+                HAS_REQUESTS and isinstance(exc, requests.exceptions.SSLError)):
             return SGLangError(
-                "TLS error talking to %s: %s. Set validate_certs=false only for a trusted self-signed "
-                "endpoint." % (self.base_url, exc), "connection_error")
-        return SGLangError("Cannot reach %s: %s" % (self.base_url, exc), "connection_error")
+                "TLS error talking to %s: %s. Check the server's certificate, give its CA with ca_path, or set "
+                "validate_certs=false only for a trusted self-signed endpoint." % (self.base_url, exc), "tls_error")
+        if (HAS_REQUESTS and isinstance(exc, requests.exceptions.Timeout)) or any(
+                isinstance(cause, TimeoutError) for cause in causes):
+            return SGLangError(
+                "No answer from %s within %s s (timeout). The server may be overloaded or hung; raise `timeout` or "
+                "check the container logs." % (where, timeout), "timeout")
+        if HAS_REQUESTS and isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            return SGLangError("The answer from %s was cut short (the connection closed mid-body): %s" % (where, exc),
+                               "connection_error")
+        return SGLangError("Cannot reach %s: %s" % (where, exc), "connection_error")
 
     # -- plain requests --------------------------------------------------------
-    def request(self, method, path, body=None, timeout=None, idempotent=None, expect=(200,)):
+    def request(self, method, path, body=None, timeout=None, expect=(200,)):
         """Send a request and read the whole answer; raise SGLangError on a status not in expect."""
         timeout = self.timeout if timeout is None else timeout
-        if idempotent is None:
-            idempotent = method in ("GET", "HEAD")
         started = time.monotonic()
-        response = self._send(method, path, body, timeout, idempotent)
+        response = self._send(method, path, body, timeout)
         try:
-            text = response.read().decode("utf-8", "replace")
-        except (socket.timeout, TimeoutError):
-            self.close()
-            raise SGLangError("The answer from %s%s stalled past %s s" % (self.base_url, path, timeout), "timeout")
-        if response.getheader("connection", "").lower() == "close":
-            self.close()
-        result = HTTPResponse(response.status, dict(response.getheaders()), text)
+            text = response.content.decode("utf-8", "replace")
+        except requests.exceptions.RequestException as exc:
+            raise self._connection_error(exc, timeout, path)
+        result = HTTPResponse(response.status_code, dict(response.headers), text)
         result.elapsed = time.monotonic() - started
         if expect is not None and result.status not in expect:
             raise self.status_error(path, result)
@@ -291,12 +332,32 @@ class SGLangClient:
             raise SGLangError("%s/v1/models lists no model" % self.base_url, "invalid_response")
         return models[0]
 
+    def resolve_model(self, requested=None, require_listed=True):
+        """(model to send, models /v1/models lists): requested when set, else the first listed one.
+
+        A requested model the server does not list raises SGLangError(kind=model_not_served) when
+        require_listed: SGLang answers such a request with the model it serves or 404, so a typo would
+        otherwise go unnoticed or fail late.
+        """
+        served = self.models()
+        if requested:
+            if require_listed and requested not in served:
+                raise SGLangError(
+                    "%s does not serve model %r; /v1/models lists %s. Set `model` to a listed name (the server's "
+                    "--served-model-name, else its --model-path) or leave it unset to use the served one."
+                    % (self.base_url, requested, ", ".join(repr(name) for name in served) or "no model"),
+                    "model_not_served")
+            return requested, served
+        if not served:
+            raise SGLangError("%s/v1/models lists no model" % self.base_url, "invalid_response")
+        return served[0], served
+
     def server_info(self):
         return self.get_json("/server_info")
 
     def flush_cache(self, timeout_s=0):
         path = "/flush_cache" + ("?" + urlencode({"timeout": timeout_s}) if timeout_s else "")
-        return self.request("POST", path, idempotent=True).text
+        return self.request("POST", path).text
 
     def metrics_text(self):
         """Prometheus text of /metrics, or None when the server runs without --enable-metrics."""
@@ -342,40 +403,52 @@ class SGLangClient:
                     waiting=int(totals.get("sglang:num_queue_reqs", 0) + totals.get("sglang:num_grammar_queue_reqs", 0)),
                     source="/metrics", loads=[])
 
-    def chat(self, payload, timeout=None):
-        """Non-streaming /v1/chat/completions; returns the parsed body."""
-        body = dict(payload, stream=False)
-        return self.post_json("/v1/chat/completions", body, timeout=timeout)
+    def chat_exchange(self, payload, stream=False, timeout=None):
+        """One /v1/chat/completions request read by sglang_exchange.ChatExchange (whole or streamed).
 
-    def stream_chat(self, payload, timeout=None):
-        """Streaming /v1/chat/completions: yields (monotonic_time, event) per SSE data event.
-
-        event is the parsed JSON object, or the string "[DONE]". An SSE error event
-        (SGLang sends {"error": {...}} with HTTP 200) is yielded like any other event;
-        callers decide. HTTP errors before the stream starts raise SGLangError.
+        An HTTP error status raises SGLangError (the request was refused). Once an answer has started,
+        what goes wrong (an SSE error event, a cut or stalled stream, an abort finish, a body that is not a
+        chat completion) is recorded in the exchange (ok False, error_kind, error), never raised.
+        A stream asks for usage in its last chunk (stream_options.include_usage).
         """
         timeout = self.timeout if timeout is None else timeout
-        body = dict(payload, stream=True)
-        response = self._send("POST", "/v1/chat/completions", body, timeout, idempotent=False)
-        if response.status != 200:
-            text = response.read().decode("utf-8", "replace")
-            raise self.status_error("/v1/chat/completions", HTTPResponse(response.status, {}, text))
+        body = dict(payload, stream=bool(stream))
+        if stream:
+            body.setdefault("stream_options", {"include_usage": True})
+        exchange = ChatExchange(stream)
+        response = self._send("POST", "/v1/chat/completions", body, timeout, stream=True)
         try:
-            for line in iter_sse_lines(response):
-                now = time.monotonic()
-                data = parse_sse_data(line)
-                if data is None:
-                    continue
-                yield now, data
-                if data == "[DONE]":
-                    break
-        except (socket.timeout, TimeoutError):
-            self.close()
-            raise SGLangError("The stream from %s stalled past %s s" % (self.base_url, timeout), "timeout")
+            exchange.head(response.status_code)
+            if response.status_code != 200:
+                text = response.content.decode("utf-8", "replace")
+                raise self.status_error("/v1/chat/completions", HTTPResponse(response.status_code, {}, text))
+            if not stream:
+                text = response.content
+                return ChatExchange.from_body(text, exchange.t_send, exchange.t_first_byte, time.perf_counter())
+            decoder = SSEDecoder()
+            try:
+                for data in response.iter_content(chunk_size=None):
+                    now = time.perf_counter()
+                    for event in decoder.feed(data):
+                        exchange.add_payload(now, event)
+                        if exchange.done:
+                            break
+                    if exchange.done:
+                        break
+                for event in decoder.close():
+                    exchange.add_payload(time.perf_counter(), event)
+            except requests.exceptions.RequestException as exc:
+                error = self._connection_error(exc, timeout, "/v1/chat/completions")
+                exchange.fail("timeout" if error.kind == "timeout" else "incomplete_stream", error.message)
+            return exchange.finish()
+        except requests.exceptions.RequestException as exc:
+            raise self._connection_error(exc, timeout, "/v1/chat/completions")
         finally:
-            # An unfinished stream leaves the connection unusable for the next request.
-            if not response.isclosed():
-                self.close()
+            response.close()
+
+    def chat(self, payload, timeout=None):
+        """Non-streaming /v1/chat/completions; returns the parsed body (for callers that need the raw answer)."""
+        return self.post_json("/v1/chat/completions", dict(payload, stream=False), timeout=timeout)
 
 
 def parse_prometheus(text):
@@ -403,15 +476,6 @@ def parse_prometheus(text):
         totals[name] = totals.get(name, 0.0) + value
         series[key] = value
     return totals, series
-
-
-def iter_sse_lines(response):
-    """Lines of an SSE body as they arrive (http.client handles chunked decoding)."""
-    while True:
-        line = response.readline()
-        if not line:
-            return
-        yield line.decode("utf-8", "replace").rstrip("\r\n")
 
 
 def parse_sse_data(line):

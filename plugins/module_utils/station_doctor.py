@@ -31,6 +31,7 @@ from ansible_collections.dgx_station.inference.plugins.module_utils import failu
 from ansible_collections.dgx_station.inference.plugins.module_utils import nvidia_smi
 from ansible_collections.dgx_station.inference.plugins.module_utils.model_presets import get_preset
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import prompt_tokens_details
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError
 
 HUB_MOUNT = "/root/.cache/huggingface/hub"
@@ -458,15 +459,14 @@ def gather_server(client, model=None, probe_inference=True):
         for name, body in requests:
             source = "POST /v1/chat/completions (%s probe)" % name
             try:
-                response = client.request("POST", "/v1/chat/completions", body=body, idempotent=False, expect=None)
+                response = client.request("POST", "/v1/chat/completions", body=body, expect=None)
             except SGLangError as exc:
                 result["probes"][name] = dict(status=exc.kind, error=exc.message)
                 result["answers"].append(_answer(source, exc.kind, error=exc.message))
                 continue
             parsed = _json(response.text)
             usage = parsed.get("usage") if isinstance(parsed, dict) else None
-            result["probes"][name] = dict(status=response.status, usage_details=bool(
-                isinstance(usage, dict) and usage.get("prompt_tokens_details") is not None))
+            result["probes"][name] = dict(status=response.status, usage_details=prompt_tokens_details(usage) is not None)
             result["answers"].append(_answer(source, response.status, None if response.status == 200 else response.text))
     return result
 

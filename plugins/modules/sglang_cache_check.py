@@ -28,15 +28,19 @@ description:
     user message. Requests are sequential, so each turn can reuse what the previous one left in the cache.
   - B(Lower bound) for turn N >= 2 (adapted from SGLang's C(test/kits/cache_hit_kit.py)).
     C(base = prompt_tokens[N-1]) (plus C(completion_tokens[N-1]) with O(count_completion_tokens=true))
-    C(- miss_tolerance); C(bound = floor(base / page_size) * page_size - page_size); the bound is capped at
-    C(prompt_tokens[N] - 1) (SGLang always recomputes at least one token) and is at least 0.
-    The previous prompt is a prefix of the next one and is in the radix tree after the previous request, and
-    hits are page-aligned, hence the rounding down. One page of slack absorbs the few tokens where the chat
-    template renders the previous turn's generation prompt differently from the re-sent assistant turn (Qwen3
-    with C(enable_thinking=false) has C(<think></think>) in the generation prompt that the history omits).
+    C(- miss_tolerance - 8); C(bound = floor(min(base, prompt_tokens[N] - 1) / page_size) * page_size), at least 0.
+    After the previous request its tokens are in the radix tree, and a working cache reuses the common prefix
+    of the two prompts in whole pages, never the whole prompt (SGLang always recomputes at least one token).
+    The 8 tokens are the most a chat template renders differently at the end of the previous prompt - Qwen3
+    with C(enable_thinking=false) adds an empty C(<think></think>) block to the last turn's generation prompt
+    only (4 tokens, 5 when the answer starts with a newline) - so the bound holds at every page size.
     Completion tokens are not counted by default because templates re-render assistant turns (Qwen3 strips
     thinking), so the generated tokens are not reliably a prefix of the next prompt; cache_hit_kit counts them
     because it replays raw token ids.
+  - B(Applicability) comes from what the server says about itself in C(/server_info) -
+    C(disable_radix_cache) true, or a hybrid mamba/SSM model (C(max_mamba_cache_size) set in
+    C(internal_states), also for a local model path) make the check not applicable; only when the server says
+    neither does the model preset decide.
   - A turn B(hits) when its C(cached_tokens) is at least the bound (and, when a log line was matched exactly,
     the log's C(#cached-token) too). RV(cache_hit) is true when every turn from 2 on hits; otherwise the module
     fails and lists the misses.
@@ -155,11 +159,16 @@ applicable:
   returned: always
   type: bool
   sample: true
+applicability_source:
+  description: What decided RV(applicable) - V(server_info) (what the server says about itself) or V(preset) (the model table).
+  returned: when the server answered
+  type: str
+  sample: server_info
 reason:
   description: Why the check passed, failed or does not apply.
   returned: always
   type: str
-  sample: "turn 2: 211 cached tokens >= bound 211"
+  sample: "turn 2: 211 cached tokens >= bound 204"
 page_size:
   description: C(page_size) from C(/server_info) (1 when null).
   returned: when the server answered
@@ -240,176 +249,94 @@ error_kind:
   type: str
 """
 
-import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dgx_station.inference.plugins.module_utils.model_presets import get_preset
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    CONNECTION_ARGUMENT_SPEC,
-    SGLangError,
-    client_from_module,
-    fail_from_error,
-)
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_checks import (
     CACHE_REPORT_FLAG,
     PHYSICS_QUESTIONS,
     PHYSICS_SYSTEM_PROMPT,
     cache_lower_bound,
-    cached_tokens_of,
     extend_system_prompt,
-    first_choice,
     match_prefill_lines,
     parse_prefill_lines,
-    resolve_model,
     word_count,
 )
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import prompt_tokens_details
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_logs import ServerLog
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_server_info import prefix_cache_expectation, server_field
 
 
-class LogReader:
-    """Prefill lines written while the check runs, from docker logs or a log file."""
-
-    def __init__(self, module):
-        self.module = module
-        self.container = module.params["container_name"]
-        self.path = module.params["log_file"]
-        self.started = time.time()
-        self.offset = 0
-        self.source = None
-        self.error = None
-        if self.container:
-            self.source = "docker logs %s" % self.container
-            self.docker = module.get_bin_path("docker")
-            if not self.docker:
-                self.error = "container_name is set but the docker CLI is not on PATH"
-        elif self.path:
-            self.source = self.path
-            try:
-                self.offset = os.path.getsize(self.path)
-            except OSError as exc:
-                self.error = "cannot read log_file %s: %s" % (self.path, exc)
-
-    def enabled(self):
-        return self.source is not None and self.error is None
-
-    def read(self):
-        if self.container:
-            # --since takes a Unix timestamp; one second earlier than the start loses nothing,
-            # and older lines do not match the prompt sizes of this check.
-            rc, out, err = self.module.run_command(
-                [self.docker, "logs", "--since", str(int(self.started) - 1), self.container])
-            if rc != 0:
-                self.error = "docker logs %s failed (rc %d): %s" % (self.container, rc, (err or out).strip())
-                return ""
-            return (out or "") + "\n" + (err or "")
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            return handle.read().decode("utf-8", "replace")
-
-
-def model_applicability(model, server_info):
-    """(applicable, reason) from the presets and /server_info."""
-    if server_info.get("disable_radix_cache") is True:
-        return False, ("The server runs with --disable-radix-cache (server_info disable_radix_cache: true): "
-                       "no prefix is reused, cached_tokens stays 0 by design.")
-    for name in (model, server_info.get("served_model_name"), server_info.get("model_path")):
-        if isinstance(name, str) and name:
-            preset = get_preset(name)
-            if preset["known"] and preset["prefix_cache_expected"] is False:
-                return False, ("%s is a hybrid mamba/SSM model (%s): its prefix cache does not carry across "
-                               "requests, cached_tokens stays 0 on every turn, which is expected." % (name, preset["architecture"]))
-    return True, None
-
-
-def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(
-        flush_cache=dict(type="bool", default=False),
-        turns=dict(type="int", default=2),
-        system_prompt=dict(type="str", default=PHYSICS_SYSTEM_PROMPT),
-        user_messages=dict(type="list", elements="str"),
-        min_prefix_tokens=dict(type="int", no_log=False),
-        count_completion_tokens=dict(type="bool", default=False),
-        miss_tolerance=dict(type="int", default=0),
-        max_tokens=dict(type="int", default=256, no_log=False),
-        temperature=dict(type="float", default=0.0),
-        extra_body=dict(type="dict", default={}),
-        container_name=dict(type="str"),
-        log_file=dict(type="path"),
-        log_wait=dict(type="float", default=3.0),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("container_name", "log_file")])
+def run_turns(module, result):
+    """Send the conversation turn by turn; returns (turns, page_size, report_flag, unit)."""
     params = module.params
-    if params["turns"] < 2:
-        module.fail_json(msg="turns must be at least 2 (turn 1 fills the cache, turn 2 reuses it)")
+    client = module.client
     questions = params["user_messages"] or PHYSICS_QUESTIONS
-    result = dict(changed=False, cache_hit=False, applicable=True, reason=None, flushed=False, turns=[], log_source=None)
     turns = result["turns"]
-    logs = LogReader(module)
+    model, served = module.resolve_model()
+    result.update(model=model, served_model=served[0] if served else None)
+    info = client.server_info()
+    page_size = server_field(info, "page_size") or 1
+    report_flag = server_field(info, "enable_cache_report")
+    result.update(page_size=page_size, enable_cache_report=report_flag,
+                  disable_radix_cache=server_field(info, "disable_radix_cache"))
+    expectation = prefix_cache_expectation(info, model)
+    result.update(applicable=expectation["expected"], reason=None if expectation["expected"] else expectation["reason"],
+                  applicability_source=expectation["source"])
+    if result["applicable"] and report_flag is False:
+        result["reason"] = (
+            "The server runs without %s (server_info enable_cache_report: false), so usage.prompt_tokens_details."
+            "cached_tokens is never filled. Add %s to the `sglang serve` command and restart the server."
+            % (CACHE_REPORT_FLAG, CACHE_REPORT_FLAG))
+        module.fail_json(result["reason"])
+
+    if params["flush_cache"]:
+        if module.check_mode:
+            module.warn("check mode: the cache was not flushed; turn 1 may hit what earlier requests left.")
+        else:
+            try:
+                client.flush_cache()
+                result["flushed"] = True
+            except SGLangError as exc:
+                module.warn("flush_cache failed, continuing on a warm cache: %s" % exc.message)
+
+    unit = max(page_size, 64)
+    min_words = params["min_prefix_tokens"] or 2 * unit
+    system_prompt = extend_system_prompt(params["system_prompt"], min_words)
+    result["system_prompt_words"] = word_count(system_prompt)
+    messages = [dict(role="system", content=system_prompt)]
+    for number in range(1, params["turns"] + 1):
+        messages.append(dict(role="user", content=questions[(number - 1) % len(questions)]))
+        payload = dict(params["extra_body"] or {})
+        payload.update(model=model, messages=list(messages), max_tokens=params["max_tokens"],
+                       temperature=params["temperature"])
+        answer = client.chat_exchange(payload)
+        if not answer.ok or answer.prompt_tokens is None:
+            raise SGLangError("Turn %d: %s" % (number, answer.error or "the answer has no usage.prompt_tokens"),
+                              "invalid_response")
+        turns.append(dict(
+            turn=number, prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+            cached_tokens=answer.cached_tokens, details_present=prompt_tokens_details(answer.usage) is not None,
+            lower_bound=None, log_cached_tokens=None, log_match="none", hit=None,
+            finish_reason=answer.finish_reason, latency_s=round(answer.e2e, 4)))
+        messages.append(dict(role="assistant", content=answer.content))
+    return page_size, report_flag, unit
+
+
+def check_cache(module):
+    params = module.params
+    result = module.result
+    result.update(cache_hit=False, applicable=True, reason=None, flushed=False, turns=[], log_source=None)
+    turns = result["turns"]
+    logs = ServerLog(module.module.run_command, container_name=params["container_name"], log_file=params["log_file"],
+                     docker_bin=module.module.get_bin_path("docker") if params["container_name"] else None,
+                     since_start=True)
     result["log_source"] = logs.source
     if logs.error:
         module.warn("Prefill log lines not read: %s" % logs.error)
-    page_size, report_flag, applicable = 1, None, True
-    unit = 64
-
-    try:
-        client = client_from_module(module)
-        model, served = resolve_model(client, params["model"])
-        result.update(model=model, served_model=served[0] if served else None)
-        info = client.server_info()
-        page_size = info.get("page_size") or 1
-        report_flag = info.get("enable_cache_report")
-        result.update(page_size=page_size, enable_cache_report=report_flag,
-                      disable_radix_cache=info.get("disable_radix_cache"))
-        applicable, reason = model_applicability(model, info)
-        result.update(applicable=applicable, reason=reason)
-        if applicable and report_flag is False:
-            result["reason"] = (
-                "The server runs without %s (server_info enable_cache_report: false), so usage.prompt_tokens_details."
-                "cached_tokens is never filled. Add %s to the `sglang serve` command and restart the server."
-                % (CACHE_REPORT_FLAG, CACHE_REPORT_FLAG))
-            module.fail_json(msg=result["reason"], **result)
-
-        if params["flush_cache"]:
-            if module.check_mode:
-                module.warn("check mode: the cache was not flushed; turn 1 may hit what earlier requests left.")
-            else:
-                try:
-                    client.flush_cache()
-                    result["flushed"] = True
-                except SGLangError as exc:
-                    module.warn("flush_cache failed, continuing on a warm cache: %s" % exc.message)
-
-        unit = max(page_size, 64)
-        min_words = params["min_prefix_tokens"] or 2 * unit
-        system_prompt = extend_system_prompt(params["system_prompt"], min_words)
-        result["system_prompt_words"] = word_count(system_prompt)
-        messages = [dict(role="system", content=system_prompt)]
-        for number in range(1, params["turns"] + 1):
-            messages.append(dict(role="user", content=questions[(number - 1) % len(questions)]))
-            payload = dict(params["extra_body"] or {})
-            payload.update(model=model, messages=list(messages), max_tokens=params["max_tokens"],
-                           temperature=params["temperature"])
-            started = time.monotonic()
-            body = client.chat(payload)
-            latency = time.monotonic() - started
-            usage = body.get("usage") if isinstance(body, dict) else None
-            choice = first_choice(body)
-            if not isinstance(usage, dict) or not isinstance(usage.get("prompt_tokens"), int) or choice is None:
-                raise SGLangError("Turn %d: the answer has no usage.prompt_tokens or no choices: %r" % (number, body),
-                                  "invalid_response")
-            content = (choice.get("message") or {}).get("content") or ""
-            turns.append(dict(
-                turn=number, prompt_tokens=usage["prompt_tokens"], completion_tokens=usage.get("completion_tokens"),
-                cached_tokens=cached_tokens_of(usage), details_present=isinstance(usage.get("prompt_tokens_details"), dict),
-                lower_bound=None, log_cached_tokens=None, log_match="none", hit=None,
-                finish_reason=choice.get("finish_reason"), latency_s=round(latency, 4)))
-            messages.append(dict(role="assistant", content=content))
-        client.close()
-    except SGLangError as exc:
-        fail_from_error(module, exc, **result)
+    page_size, report_flag, unit = run_turns(module, result)
+    applicable = result["applicable"]
 
     # Missing prompt_tokens_details: the flag is off (diagnosis), or SGLang 0.5.6 saying "0".
     if not any(t["details_present"] for t in turns):
@@ -421,14 +348,14 @@ def main():
                 "usage.prompt_tokens_details is missing or null in every answer: the server does not report cached "
                 "tokens. Add %s to the `sglang serve` command and restart the server (server_info enable_cache_report: %s)."
                 % (CACHE_REPORT_FLAG, "not reported" if report_flag is None else report_flag))
-            module.fail_json(msg=result["reason"], **result)
+            module.fail_json(result["reason"])
     for entry in turns:
         if entry["cached_tokens"] is None and entry["details_present"] is False and report_flag is not False:
             entry["cached_tokens"] = 0
         del entry["details_present"]
 
     # Prefill lines from the logs.
-    if logs.enabled():
+    if logs.readable:
         deadline = time.monotonic() + max(params["log_wait"], 0)
         while True:
             parsed = parse_prefill_lines(logs.read())
@@ -451,7 +378,7 @@ def main():
         result["reason"] = ("Turn 1 has only %d prompt tokens, not more than one page (max(page_size, 64) = %d): the shared "
                             "prefix is too short to prove reuse; set a longer system_prompt or min_prefix_tokens."
                             % (turns[0]["prompt_tokens"], unit))
-        module.fail_json(msg=result["reason"], **result)
+        module.fail_json(result["reason"])
 
     misses = []
     notes = []
@@ -472,14 +399,35 @@ def main():
 
     if not result["applicable"]:
         result["cache_hit"] = None
-        module.exit_json(msg="Prefix-cache check not applicable: %s" % result["reason"], **result)
+        module.exit_json(msg="Prefix-cache check not applicable: %s" % result["reason"])
     result["cache_hit"] = not misses
     if misses:
         result["reason"] = "Prefix cache not reused: %s (page_size %d; prompt tokens per turn %s)." % (
             "; ".join(misses), page_size, [t["prompt_tokens"] for t in turns])
-        module.fail_json(msg=result["reason"], **result)
+        module.fail_json(result["reason"])
     result["reason"] = "; ".join(notes)
-    module.exit_json(msg="Prefix cache reused: %s" % result["reason"], **result)
+    module.exit_json(msg="Prefix cache reused: %s" % result["reason"])
+
+
+def main():
+    module = SGLangModule(argument_spec=dict(
+        flush_cache=dict(type="bool", default=False),
+        turns=dict(type="int", default=2),
+        system_prompt=dict(type="str", default=PHYSICS_SYSTEM_PROMPT),
+        user_messages=dict(type="list", elements="str"),
+        min_prefix_tokens=dict(type="int", no_log=False),
+        count_completion_tokens=dict(type="bool", default=False),
+        miss_tolerance=dict(type="int", default=0),
+        max_tokens=dict(type="int", default=256, no_log=False),
+        temperature=dict(type="float", default=0.0),
+        extra_body=dict(type="dict", default={}),
+        container_name=dict(type="str"),
+        log_file=dict(type="path"),
+        log_wait=dict(type="float", default=3.0),
+    ), mutually_exclusive=[("container_name", "log_file")])
+    if module.params["turns"] < 2:
+        module.fail_json("turns must be at least 2 (turn 1 fills the cache, turn 2 reuses it)")
+    module.run(lambda: check_cache(module))
 
 
 if __name__ == "__main__":

@@ -243,20 +243,13 @@ msg:
   sample: "1 finding: trtllm_mha_sm103"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    CONNECTION_ARGUMENT_SPEC,
-    SGLangError,
-    client_from_module,
-)
 from ansible_collections.dgx_station.inference.plugins.module_utils.failure_catalog import one_line
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
 from ansible_collections.dgx_station.inference.plugins.module_utils.station_doctor import Station, doctor
 
 
 def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(
+    module = SGLangModule(requires_client=False, argument_spec=dict(
         container_name=dict(type="str", default="sglang-server"),
         log_lines=dict(type="int", default=50),
         log_scan_lines=dict(type="int", default=5000),
@@ -278,20 +271,12 @@ def main():
             healthy_urls=dict(type="list", elements="str", default=[]),
             unhealthy_urls=dict(type="list", elements="str", default=[]),
         )),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    try:
-        client = client_from_module(module)
-    except SGLangError as exc:
-        module.fail_json(msg=exc.message)
-    station = Station(module.run_command, module.get_bin_path)
-    try:
-        findings, evidence, log_tail = doctor(station, module.params, client=client)
-    finally:
-        client.close()
+    ))
+    station = Station(module.module.run_command, module.module.get_bin_path)
+    findings, evidence, log_tail = doctor(station, module.params, client=module.client)
     names = ", ".join(f["id"] for f in findings)
     module.exit_json(
-        changed=False, healthy=not findings, findings=findings, lines=[one_line(f) for f in findings],
+        healthy=not findings, findings=findings, lines=[one_line(f) for f in findings],
         evidence=evidence, log_tail=log_tail,
         msg="%d finding(s): %s" % (len(findings), names) if findings else "Healthy: no finding.")
 

@@ -120,14 +120,8 @@ readings:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    CONNECTION_ARGUMENT_SPEC,
-    SGLangError,
-    client_from_module,
-    fail_from_error,
-)
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
 
 # A server that is gone has nothing in flight.
 GONE = ("connection_refused",)
@@ -160,34 +154,31 @@ def wait_idle(client, timeout, poll_interval, settle_polls, clock=time.monotonic
         sleep(min(poll_interval, max(timeout - waited, 0.0)))
 
 
+def read_load(module):
+    params = module.params
+    if params["wait_idle"]:
+        result = wait_idle(module.client, params["wait_timeout"], params["poll_interval"], params["settle_polls"])
+    else:
+        figures = module.client.server_load()
+        result = dict(figures, idle=figures["running"] == 0 and figures["waiting"] == 0, reachable=True,
+                      readings=1, waited_s=0.0, timed_out=False)
+    module.exit_json(**result)
+
+
 def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(
+    module = SGLangModule(argument_spec=dict(
         wait_idle=dict(type="bool", default=False),
         wait_timeout=dict(type="float", default=300.0),
         poll_interval=dict(type="float", default=1.0),
         settle_polls=dict(type="int", default=2),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    ))
     params = module.params
     for name in ("wait_timeout", "poll_interval"):
         if params[name] < 0 or (name == "poll_interval" and params[name] == 0):
-            module.fail_json(msg="%s must be a positive number of seconds, got %s" % (name, params[name]))
+            module.fail_json("%s must be a positive number of seconds, got %s" % (name, params[name]))
     if params["settle_polls"] < 1:
-        module.fail_json(msg="settle_polls must be at least 1, got %s" % params["settle_polls"])
-    client = client_from_module(module)
-    try:
-        if params["wait_idle"]:
-            result = wait_idle(client, params["wait_timeout"], params["poll_interval"], params["settle_polls"])
-        else:
-            figures = client.server_load()
-            result = dict(figures, idle=figures["running"] == 0 and figures["waiting"] == 0, reachable=True,
-                          readings=1, waited_s=0.0, timed_out=False)
-    except SGLangError as error:
-        client.close()
-        fail_from_error(module, error, changed=False)
-    client.close()
-    module.exit_json(changed=False, **result)
+        module.fail_json("settle_polls must be at least 1, got %s" % params["settle_polls"])
+    module.run(lambda: read_load(module))
 
 
 if __name__ == "__main__":

@@ -180,178 +180,64 @@ error_kind:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    CONNECTION_ARGUMENT_SPEC,
-    SGLangError,
-    client_from_module,
-    fail_from_error,
-)
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_checks import (
-    SMOKE_PROMPT,
-    check_usage,
-    first_choice,
-    resolve_model,
-)
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_checks import SMOKE_PROMPT, check_answer, check_stream
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import ChatExchange
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
 
 
-def check_completion(body, checks, failures, warnings):
-    """Checks of a non-streaming answer; returns the fields to report."""
-    report = {}
-    if not isinstance(body, dict):
-        failures.append("object: the answer is not a JSON object")
-        checks["object"] = False
-        return report
-    checks["object"] = body.get("object") == "chat.completion"
-    if not checks["object"]:
-        failures.append("object: %r, expected 'chat.completion'" % body.get("object"))
-    choice = first_choice(body)
-    checks["choices"] = choice is not None
-    if choice is None:
-        failures.append("choices: missing or empty")
-        message = {}
-    else:
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    checks["role"] = message.get("role") == "assistant"
-    if choice is not None and not checks["role"]:
-        failures.append("role: choices[0].message.role is %r, expected 'assistant'" % message.get("role"))
-    content = message.get("content")
-    reasoning = message.get("reasoning_content")
-    report.update(content=content, reasoning_content=reasoning)
-    has_content = isinstance(content, str) and bool(content.strip())
-    if not has_content and isinstance(reasoning, str) and reasoning.strip():
-        warnings.append("The answer has only reasoning_content (the budget went to thinking); raise max_tokens "
-                        "or disable thinking with extra_body.chat_template_kwargs.enable_thinking=false.")
-        has_content = True
-    checks["content"] = has_content
-    if choice is not None and not has_content:
-        failures.append("content: choices[0].message.content is empty (%r)" % (content,))
-    finish = choice.get("finish_reason") if choice else None
-    report["finish_reason"] = finish
-    checks["finish_reason"] = isinstance(finish, str) and finish != "abort"
-    if choice is not None and not checks["finish_reason"]:
-        failures.append("finish_reason: %r, expected stop or length (abort means the server dropped the request)" % finish)
-    usage = body.get("usage")
-    usage_failures = check_usage(usage)
-    checks["usage"] = not usage_failures
-    failures.extend(usage_failures)
-    if isinstance(usage, dict):
-        report.update(prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
-                      total_tokens=usage.get("total_tokens"))
-    return report
-
-
-def check_stream(client, payload, checks, failures):
-    """Send a streaming request and check the SSE sequence; returns the fields to report."""
-    started = time.monotonic()
-    events = []
-    ttft = None
-    content = []
-    role_first = None
-    finish = None
-    usage = None
-    error = None
-    for now, event in client.stream_chat(dict(payload, stream_options=dict(include_usage=True))):
-        events.append(event)
-        if event == "[DONE]":
-            break
-        if not isinstance(event, dict):
-            continue
-        if "error" in event:
-            error = event["error"]
-            continue
-        if event.get("usage"):
-            usage = event["usage"]
-        choice = first_choice(event)
-        if choice is None:
-            continue
-        delta = choice.get("delta") or {}
-        if role_first is None:
-            role_first = delta.get("role") == "assistant"
-        piece = delta.get("content") or ""
-        if ttft is None and (piece or delta.get("reasoning_content")):
-            ttft = now - started
-        content.append(piece)
-        if choice.get("finish_reason"):
-            finish = choice["finish_reason"]
-    finished = time.monotonic()
-
-    checks["stream_role_chunk"] = bool(role_first)
-    if not role_first:
-        failures.append("stream_role_chunk: the first chunk does not carry delta.role 'assistant'")
-    checks["stream_content"] = ttft is not None
-    if ttft is None:
-        failures.append("stream_content: no chunk with non-empty content")
-    checks["stream_finish_chunk"] = finish is not None and finish != "abort"
-    if not checks["stream_finish_chunk"]:
-        failures.append("stream_finish_chunk: no chunk with a finish_reason (got %r)" % finish)
-    checks["stream_done"] = bool(events) and events[-1] == "[DONE]"
-    if not checks["stream_done"]:
-        failures.append("stream_done: the stream did not end with data: [DONE]")
-    checks["stream_no_error"] = error is None
-    if error is not None:
-        message = error.get("message") if isinstance(error, dict) else error
-        failures.append("stream_no_error: the stream carried an error event: %s" % message)
-    if usage is not None:
-        usage_failures = check_usage(usage, prefix="stream_")
-        checks["stream_usage"] = not usage_failures
-        failures.extend(usage_failures)
-    return dict(
-        stream_ttft_s=round(ttft, 4) if ttft is not None else None,
-        stream_latency_s=round(finished - started, 4),
-        stream_chunks=len(events),
-        stream_content="".join(content),
-        stream_finish_reason=finish,
-    )
-
-
-def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(
-        prompt=dict(type="str", default=SMOKE_PROMPT),
-        max_tokens=dict(type="int", default=256, no_log=False),
-        temperature=dict(type="float"),
-        stream=dict(type="bool", default=False),
-        extra_body=dict(type="dict", default={}),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+def smoke_test(module):
     params = module.params
-    result = dict(changed=False, passed=False, failures=[])
+    result = module.result
+    result.update(passed=False, failures=[])
     checks = {}
     failures = result["failures"]
     warnings = []
-    try:
-        client = client_from_module(module)
-        model, served = resolve_model(client, params["model"])
-        result.update(model=model, served_models=served, served_model=served[0] if served else None)
-        if params["model"]:
-            checks["model_listed"] = model in served
-            if not checks["model_listed"]:
-                failures.append("model_listed: %r is not served here; /v1/models lists %s" % (model, ", ".join(served)))
+    model, served = module.resolve_model(require_listed=False)
+    result.update(model=model, served_models=served, served_model=served[0] if served else None)
+    if params["model"]:
+        checks["model_listed"] = model in served
+        if not checks["model_listed"]:
+            failures.append("model_listed: %r is not served here; /v1/models lists %s" % (model, ", ".join(served)))
 
-        payload = dict(params["extra_body"] or {})
-        payload.update(model=model, messages=[dict(role="user", content=params["prompt"])], max_tokens=params["max_tokens"])
-        if params["temperature"] is not None:
-            payload["temperature"] = params["temperature"]
-        started = time.monotonic()
-        body = client.chat(payload)
-        result["latency_s"] = round(time.monotonic() - started, 4)
-        result.update(check_completion(body, checks, failures, warnings))
-        if params["stream"]:
-            result.update(check_stream(client, payload, checks, failures))
-        client.close()
-    except SGLangError as exc:
-        fail_from_error(module, exc, **result)
-
+    payload = dict(params["extra_body"] or {})
+    payload.update(model=model, messages=[dict(role="user", content=params["prompt"])], max_tokens=params["max_tokens"])
+    if params["temperature"] is not None:
+        payload["temperature"] = params["temperature"]
+    started = time.perf_counter()
+    body = module.client.chat(payload)
+    answer = ChatExchange.from_body(body, t_send=started)
+    result["latency_s"] = round(answer.e2e, 4)
+    check_answer(body, answer, checks, failures, warnings)
+    result.update(content=answer.content if answer.parts else None,
+                  reasoning_content=answer.reasoning if answer.reasoning_parts else None,
+                  finish_reason=answer.finish_reason, prompt_tokens=answer.prompt_tokens,
+                  completion_tokens=answer.completion_tokens,
+                  total_tokens=(answer.usage or {}).get("total_tokens"))
+    if params["stream"]:
+        streamed = module.client.chat_exchange(payload, stream=True)
+        check_stream(streamed, checks, failures)
+        result.update(stream_ttft_s=None if streamed.ttft is None else round(streamed.ttft, 4),
+                      stream_latency_s=round(streamed.e2e, 4), stream_chunks=streamed.events + (1 if streamed.done else 0),
+                      stream_content=streamed.content, stream_finish_reason=streamed.finish_reason)
     result["checks"] = checks
     for warning in warnings:
         module.warn(warning)
     result["passed"] = not failures
     if failures:
-        module.fail_json(msg="SGLang smoke test failed: %s" % "; ".join(failures), **result)
+        module.fail_json("SGLang smoke test failed: %s" % "; ".join(failures))
     module.exit_json(msg="%s answered in %.2f s (%s prompt + %s completion tokens)" % (
-        model, result["latency_s"], result.get("prompt_tokens"), result.get("completion_tokens")), **result)
+        model, result["latency_s"], result.get("prompt_tokens"), result.get("completion_tokens")))
+
+
+def main():
+    module = SGLangModule(argument_spec=dict(
+        prompt=dict(type="str", default=SMOKE_PROMPT),
+        max_tokens=dict(type="int", default=256, no_log=False),
+        temperature=dict(type="float"),
+        stream=dict(type="bool", default=False),
+        extra_body=dict(type="dict", default={}),
+    ))
+    module.run(lambda: smoke_test(module))
 
 
 if __name__ == "__main__":

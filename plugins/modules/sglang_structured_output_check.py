@@ -171,23 +171,11 @@ error_kind:
 
 import copy
 import json
-import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    CONNECTION_ARGUMENT_SPEC,
-    SGLangError,
-    client_from_module,
-    fail_from_error,
-)
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_checks import (
-    LANGUAGES_PROMPT,
-    LANGUAGES_SCHEMA,
-    first_choice,
-    resolve_model,
-)
-
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_checks import LANGUAGES_PROMPT, LANGUAGES_SCHEMA
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
 from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import (
     JSONSCHEMA_IMPORT_ERROR,
     jsonschema,
@@ -216,9 +204,50 @@ def validate_content(validator, content, sample):
     return parsed, [dict(sample=sample, path=_json_path(e), validator=str(e.validator), message=e.message) for e in errors]
 
 
+def check_samples(module, validator, schema):
+    params = module.params
+    result = module.result
+    result.update(valid=False, errors=[], samples=[])
+    json_schema = dict(name=params["schema_name"], schema=schema)
+    if params["strict"] is not None:
+        json_schema["strict"] = params["strict"]
+    parsed = None
+    model, served = module.resolve_model()
+    result.update(model=model, served_model=served[0] if served else None)
+    for number in range(1, params["samples"] + 1):
+        payload = dict(params["extra_body"] or {})
+        payload.update(model=model, messages=[dict(role="user", content=params["prompt"])],
+                       max_tokens=params["max_tokens"], response_format=dict(type="json_schema", json_schema=json_schema))
+        if params["temperature"] is not None:
+            payload["temperature"] = params["temperature"]
+        answer = module.client.chat_exchange(payload)
+        if answer.ok or answer.finish_reason == "length":
+            parsed, errors = validate_content(validator, answer.content, number)
+        else:
+            parsed, errors = None, [dict(sample=number, path="$", validator="answer", message=answer.error)]
+        if errors and answer.finish_reason == "length":
+            errors[0]["message"] += " (finish_reason length: the answer was cut at max_tokens=%d)" % params["max_tokens"]
+        result["errors"].extend(errors)
+        result["samples"].append(dict(sample=number, valid=not errors, content=answer.content,
+                                      finish_reason=answer.finish_reason, error_count=len(errors),
+                                      latency_s=round(answer.e2e, 4)))
+
+    valid_samples = sum(1 for s in result["samples"] if s["valid"])
+    fraction = valid_samples / float(len(result["samples"]))
+    result.update(parsed=parsed, valid_samples=valid_samples, valid_fraction=round(fraction, 4),
+                  valid=fraction >= params["min_valid_fraction"])
+    if not result["valid"]:
+        shown = ["sample %d %s: %s" % (e["sample"], e["path"], e["message"]) for e in result["errors"][:10]]
+        more = len(result["errors"]) - len(shown)
+        module.fail_json("Structured output check failed: %d of %d samples valid (%.0f%% < %.0f%% required). "
+                         "Violations: %s%s" % (valid_samples, len(result["samples"]), fraction * 100,
+                                               params["min_valid_fraction"] * 100, "; ".join(shown),
+                                               " (and %d more)" % more if more > 0 else ""))
+    module.exit_json(msg="%d of %d samples matched the schema %r" % (valid_samples, len(result["samples"]), params["schema_name"]))
+
+
 def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(
+    module = SGLangModule(argument_spec=dict(
         prompt=dict(type="str", default=LANGUAGES_PROMPT),
         schema=dict(type="dict"),
         schema_name=dict(type="str", default="languages"),
@@ -228,70 +257,22 @@ def main():
         max_tokens=dict(type="int", default=512, no_log=False),
         temperature=dict(type="float"),
         extra_body=dict(type="dict", default={}),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    ))
     if JSONSCHEMA_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("jsonschema"), exception=JSONSCHEMA_IMPORT_ERROR)
+        module.fail_json(missing_required_lib("jsonschema"), exception=JSONSCHEMA_IMPORT_ERROR)
     params = module.params
     if params["samples"] < 1:
-        module.fail_json(msg="samples must be at least 1")
+        module.fail_json("samples must be at least 1")
     if not 0.0 <= params["min_valid_fraction"] <= 1.0:
-        module.fail_json(msg="min_valid_fraction must be between 0.0 and 1.0")
+        module.fail_json("min_valid_fraction must be between 0.0 and 1.0")
     schema = params["schema"] if params["schema"] is not None else copy.deepcopy(LANGUAGES_SCHEMA)
     validator_class = jsonschema_validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         validator_class.check_schema(schema)
     except jsonschema.exceptions.SchemaError as exc:
-        module.fail_json(msg="schema is not a valid JSON Schema (%s): %s at %s" % (
+        module.fail_json("schema is not a valid JSON Schema (%s): %s at %s" % (
             validator_class.__name__, exc.message, _json_path(exc)))
-    validator = validator_class(schema)
-
-    result = dict(changed=False, valid=False, errors=[], samples=[])
-    json_schema = dict(name=params["schema_name"], schema=schema)
-    if params["strict"] is not None:
-        json_schema["strict"] = params["strict"]
-    parsed = None
-    try:
-        client = client_from_module(module)
-        model, served = resolve_model(client, params["model"])
-        result.update(model=model, served_model=served[0] if served else None)
-        for number in range(1, params["samples"] + 1):
-            payload = dict(params["extra_body"] or {})
-            payload.update(model=model, messages=[dict(role="user", content=params["prompt"])],
-                           max_tokens=params["max_tokens"], response_format=dict(type="json_schema", json_schema=json_schema))
-            if params["temperature"] is not None:
-                payload["temperature"] = params["temperature"]
-            started = time.monotonic()
-            body = client.chat(payload)
-            latency = time.monotonic() - started
-            choice = first_choice(body)
-            if choice is None:
-                raise SGLangError("Sample %d: the answer has no choices: %r" % (number, body), "invalid_response")
-            content = (choice.get("message") or {}).get("content")
-            parsed, errors = validate_content(validator, content, number)
-            if errors and choice.get("finish_reason") == "length":
-                errors[0]["message"] += " (finish_reason length: the answer was cut at max_tokens=%d)" % params["max_tokens"]
-            result["errors"].extend(errors)
-            result["samples"].append(dict(sample=number, valid=not errors, content=content,
-                                          finish_reason=choice.get("finish_reason"), error_count=len(errors),
-                                          latency_s=round(latency, 4)))
-        client.close()
-    except SGLangError as exc:
-        fail_from_error(module, exc, **result)
-
-    valid_samples = sum(1 for s in result["samples"] if s["valid"])
-    fraction = valid_samples / float(len(result["samples"]))
-    result.update(parsed=parsed, valid_samples=valid_samples, valid_fraction=round(fraction, 4),
-                  valid=fraction >= params["min_valid_fraction"])
-    if not result["valid"]:
-        shown = ["sample %d %s: %s" % (e["sample"], e["path"], e["message"]) for e in result["errors"][:10]]
-        more = len(result["errors"]) - len(shown)
-        module.fail_json(msg="Structured output check failed: %d of %d samples valid (%.0f%% < %.0f%% required). "
-                             "Violations: %s%s" % (valid_samples, len(result["samples"]), fraction * 100,
-                                                   params["min_valid_fraction"] * 100, "; ".join(shown),
-                                                   " (and %d more)" % more if more > 0 else ""), **result)
-    module.exit_json(msg="%d of %d samples matched the schema %r" % (valid_samples, len(result["samples"]), params["schema_name"]),
-                     **result)
+    module.run(lambda: check_samples(module, validator_class(schema), schema))
 
 
 if __name__ == "__main__":

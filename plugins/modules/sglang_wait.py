@@ -21,6 +21,10 @@ description:
     as the container has exited or restarted, instead of running into the timeout.
   - On failure it returns the tail of the log, the phase reached and the matching entry of the
     collection's failure catalog (id, symptom, cause, fix).
+  - Answers that waiting cannot change end the wait at once with RV(error_kind) and the reason, instead of
+    waiting out O(wait_timeout) - a TLS error (C(tls_error); give the CA with O(ca_path) or, for a trusted
+    self-signed endpoint, set O(validate_certs=false)), a refused key (C(unauthorized), C(forbidden)) and a
+    ready server that lists other models than O(model) (C(model_not_served)).
 author:
   - DGX Station inference maintainers (@dgx-station)
 extends_documentation_fragment:
@@ -87,6 +91,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+error_kind:
+  description:
+    - Why the wait ended at once (C(tls_error), C(unauthorized), C(forbidden), C(model_not_served), C(bad_request)).
+  returned: when the server gave an answer that waiting cannot change
+  type: str
+  sample: model_not_served
 ready:
   description: Whether the server answered C(/health) 200 and listed the model.
   returned: always
@@ -137,19 +147,16 @@ warnings_found:
   elements: dict
 """
 
-import json
 import re
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.dgx_station.inference.plugins.module_utils.failure_catalog import entry, explain, match
-from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    CONNECTION_ARGUMENT_SPEC,
-    SGLangClient,
-    SGLangError,
-)
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_logs import ServerLog, tail
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
+
+# Answers that waiting cannot change: the wait ends at once with the reason.
+FATAL_KINDS = ("unauthorized", "forbidden", "tls_error", "model_not_served", "bad_request", "missing_library")
 
 # Boot phases in order, each recognised by the real log lines of an SGLang start-up.
 PHASES = (
@@ -171,67 +178,17 @@ def boot_phase(log_text):
     return reached
 
 
-def tail(text, count):
-    lines = (text or "").splitlines()
-    return lines[-count:] if count > 0 else []
-
-
-class LogSource(object):
-    """Reads the server log and, with a container, its state."""
-
-    def __init__(self, module, container_name=None, log_file=None, scan_lines=5000, docker_bin=None):
-        self.module = module
-        self.container_name = container_name
-        self.log_file = log_file
-        self.scan_lines = scan_lines
-        self.docker_bin = docker_bin
-
-    @property
-    def has_log(self):
-        return bool(self.container_name or self.log_file)
-
-    def read_log(self):
-        if self.container_name:
-            rc, out, err = self.module.run_command(
-                [self.docker_bin, "logs", "--tail", str(self.scan_lines), self.container_name])
-            if rc != 0:
-                return ""
-            # docker logs writes the container's stdout and stderr to the matching streams.
-            return out + ("\n" if out and err else "") + err
-        if self.log_file:
-            try:
-                with open(self.log_file, "r") as handle:
-                    return "\n".join(handle.read().splitlines()[-self.scan_lines:])
-            except (IOError, OSError):
-                return ""
-        return ""
-
-    def state(self):
-        """dict(exists, status, running, restarting, exit_code, restart_count) of the container."""
-        rc, out, err = self.module.run_command(
-            [self.docker_bin, "inspect", "--format", "{{json .State}}|{{.RestartCount}}", self.container_name])
-        if rc != 0:
-            return dict(exists=False, status="missing", running=False, restarting=False, exit_code=None,
-                        restart_count=0, error=err.strip())
-        raw_state, _sep, restarts = out.strip().rpartition("|")
-        try:
-            state = json.loads(raw_state)
-        except ValueError:
-            state = {}
-        try:
-            restart_count = int(restarts)
-        except ValueError:
-            restart_count = 0
-        return dict(exists=True, status=state.get("Status", "unknown"), running=bool(state.get("Running")),
-                    restarting=bool(state.get("Restarting")), exit_code=state.get("ExitCode"),
-                    restart_count=restart_count, error=state.get("Error") or "")
-
-
 def probe(client, model):
-    """One round of HTTP checks: (ready, phase_hint, served_model, last_answer)."""
+    """One round of HTTP checks: (ready, phase_hint, served_model, last_answer).
+
+    Raises SGLangError for an answer that waiting cannot change (FATAL_KINDS): a TLS error, a refused
+    API key, or a ready server that lists other models than the one asked for.
+    """
     try:
         status = client.health(timeout=min(client.timeout, 30.0))
     except SGLangError as exc:
+        if exc.kind in FATAL_KINDS:
+            raise
         # connection refused / timeout: nothing listens yet, still booting
         return False, "starting", None, exc.kind
     if status != 200:
@@ -239,33 +196,32 @@ def probe(client, model):
     try:
         models = client.models()
     except SGLangError as exc:
-        if exc.kind == "unauthorized":
+        if exc.kind in FATAL_KINDS:
             raise
         return False, "warm_up", None, exc.kind
-    if model:
-        if model in models:
-            return True, "ready", model, 200
-        return False, "warm_up", None, "model %s not listed (listed: %s)" % (model, ", ".join(models))
-    if models:
+    if not models:
+        # A gateway answers before its first worker is added: keep waiting.
+        return False, "warm_up", None, "no model listed"
+    if not model:
         return True, "ready", models[0], 200
-    return False, "warm_up", None, "no model listed"
-
+    # /health is 200 and models are listed: the server is up and will not start serving another model.
+    return (True, "ready", model, 200) if model in models else (True, "ready", None, "model_not_served")
 
 def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
     """The wait loop; returns the module result (dict), with `failed` set when not ready."""
     started = clock()
     deadline = started + params["wait_timeout"]
     model = params.get("model")
-    initial = logs.state() if logs.container_name else None
+    initial = logs.container_state() if logs.container_name else None
     result = dict(changed=False, ready=False, phase="starting" if logs.has_log else "unknown",
                   warnings_found=[])
     log_text = ""
     last_kind = None
     died = False
     while True:
-        state = logs.state() if logs.container_name else None
+        state = logs.container_state() if logs.container_name else None
         if logs.has_log:
-            log_text = logs.read_log()
+            log_text = logs.read()
             result["phase"] = boot_phase(log_text)
         if state is not None:
             result["container_state"] = dict((k, state[k]) for k in ("status", "running", "exit_code", "restart_count"))
@@ -284,6 +240,15 @@ def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
                 break
             if ready or not logs.has_log:
                 result["phase"] = hint
+            if ready and served is None:
+                error = SGLangError(
+                    "%s is ready but does not serve model %r; /v1/models lists %s. Set `model` to a listed name "
+                    "(the server's --served-model-name, else its --model-path), or deploy that model."
+                    % (client.base_url, model, ", ".join(repr(name) for name in client.models())), "model_not_served")
+                result["failed"] = True
+                result["msg"] = error.message
+                result.update(error.to_result())
+                break
             if ready:
                 result["ready"] = True
                 result["served_model"] = served
@@ -324,8 +289,7 @@ def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
 
 
 def main():
-    argument_spec = dict(CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(
+    module = SGLangModule(argument_spec=dict(
         wait_timeout=dict(type="float", default=2700),
         poll_interval=dict(type="float", default=5),
         container_name=dict(type="str"),
@@ -333,29 +297,21 @@ def main():
         log_lines=dict(type="int", default=40),
         log_scan_lines=dict(type="int", default=5000),
         docker_bin=dict(type="path"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    ))
+    module.result.update(ready=False, phase="unknown", elapsed_s=0.0)
     params = module.params
-    for option in ("wait_timeout", "poll_interval", "timeout"):
+    for option in ("wait_timeout", "poll_interval"):
         if params[option] <= 0:
-            module.fail_json(msg="%s must be > 0, got %s" % (option, params[option]))
+            module.fail_json("%s must be > 0, got %s" % (option, params[option]))
     docker_bin = None
     if params["container_name"]:
-        docker_bin = params["docker_bin"] or module.get_bin_path("docker", required=True)
-    try:
-        client = SGLangClient(base_url=params["base_url"], api_key=params["api_key"], timeout=params["timeout"],
-                              validate_certs=params["validate_certs"])
-    except SGLangError as exc:
-        module.fail_json(msg=exc.message, ready=False, phase="unknown", elapsed_s=0.0)
-    logs = LogSource(module, container_name=params["container_name"], log_file=params["log_file"],
+        docker_bin = params["docker_bin"] or module.module.get_bin_path("docker", required=True)
+    logs = ServerLog(module.module.run_command, container_name=params["container_name"], log_file=params["log_file"],
                      scan_lines=params["log_scan_lines"], docker_bin=docker_bin)
-    try:
-        # The log tail holds the server_args line, which prints api_key and admin_api_key.
-        result = redact(wait(module, client, logs, params), [params["api_key"]])
-    finally:
-        client.close()
+    # The log tail holds the server_args line, which prints api_key and admin_api_key: the base redacts it.
+    result = wait(module, module.client, logs, params)
     if result.pop("failed", False):
-        module.fail_json(**result)
+        module.fail_json(result.pop("msg"), **result)
     module.exit_json(**result)
 
 

@@ -13,9 +13,9 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http 
     CONNECTION_ARGUMENT_SPEC,
     SGLangClient,
     SGLangError,
-    iter_sse_lines,
     parse_sse_data,
 )
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import SSEDecoder  # noqa: E402
 
 
 def replay(name, **kwargs):
@@ -52,25 +52,55 @@ def test_models_and_chat_with_keepalive():
         client.close()
 
 
-def test_stream_yields_events_in_order_then_done():
+def test_stream_is_read_into_one_exchange_and_the_connection_is_reused():
     with replay("smoke_ok") as server:
         client = SGLangClient(server.base_url)
-        events = [event for _t, event in client.stream_chat(dict(model="m", messages=[]))]
-        assert events[0]["choices"][0]["delta"]["role"] == "assistant"
-        assert events[-1] == "[DONE]"
-        assert events[-2]["choices"] == [] and events[-2]["usage"]["completion_tokens"] == 6
-        assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-2]) == "Quantum computing uses qubits."
-        assert server.requests_to("/v1/chat/completions")[0]["json"]["stream"] is True
+        exchange = client.chat_exchange(dict(model="m", messages=[]), stream=True)
+        assert exchange.ok, exchange.error
+        assert exchange.first_role == "assistant"
+        assert exchange.content == "Quantum computing uses qubits."
+        assert exchange.completion_tokens == 6 and exchange.finish_reason == "stop"
+        assert exchange.ttft is not None and exchange.e2e >= exchange.ttft
+        sent = server.requests_to("/v1/chat/completions")[0]["json"]
+        assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
         # the connection is usable again after a complete stream
         assert client.served_model() == "Qwen/Qwen3-8B"
 
 
-def test_stream_error_event_is_passed_to_the_caller():
+def test_whole_answer_is_read_into_one_exchange():
+    with replay("smoke_ok") as server:
+        exchange = SGLangClient(server.base_url).chat_exchange(dict(model="m", messages=[]))
+        assert exchange.ok and exchange.ttft is None and exchange.prompt_tokens > 0
+        assert server.requests_to("/v1/chat/completions")[0]["json"]["stream"] is False
+
+
+def test_stream_error_event_is_recorded_not_raised():
     with replay("stream_error_event") as server:
-        client = SGLangClient(server.base_url)
-        events = [event for _t, event in client.stream_chat(dict(model="m", messages=[]))]
-        assert events[1]["error"]["message"].startswith("Failed to compile json_schema grammar")
-        assert events[-1] == "[DONE]"
+        exchange = SGLangClient(server.base_url).chat_exchange(dict(model="m", messages=[]), stream=True)
+        assert not exchange.ok and exchange.error_kind == "sse_error"
+        assert "Failed to compile json_schema grammar" in exchange.error
+
+
+def test_api_key_is_sent_as_bearer_even_with_a_netrc(tmp_path, monkeypatch):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with replay("smoke_ok") as server:
+        SGLangClient(server.base_url, api_key="sk-test").models()
+        assert server.requests_to("/v1/models")[0]["headers"]["Authorization"] == "Bearer sk-test"
+
+
+def test_proxy_environment_is_honoured(monkeypatch):
+    # Loopback excluded by NO_PROXY reaches the server; with a dead proxy and no exclusion it cannot.
+    with replay("smoke_ok") as server:
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % free_port())
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert SGLangClient(server.base_url).served_model() == "Qwen/Qwen3-8B"
+        monkeypatch.setenv("NO_PROXY", "")
+        with pytest.raises(SGLangError) as info:
+            SGLangClient(server.base_url, timeout=2).served_model()
+        assert info.value.kind in ("connection_refused", "connection_error")
 
 
 def test_401_names_api_key():
@@ -172,8 +202,16 @@ def test_tls_context_options(tmp_path):
     context = SGLangClient("https://127.0.0.1:1", validate_certs=False).ssl_context()
     assert context.check_hostname is False
     with pytest.raises(SGLangError) as info:
-        SGLangClient("https://127.0.0.1:1", ca_path=str(tmp_path / "missing.pem")).ssl_context()
+        SGLangClient("https://127.0.0.1:1", ca_path=str(tmp_path / "missing.pem"))
     assert "ca_path" in info.value.message
+
+
+def test_ca_path_and_validate_certs_reach_the_transport(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    assert SGLangClient("https://127.0.0.1:1", ca_path=str(bundle)).session.verify == str(bundle)
+    assert SGLangClient("https://127.0.0.1:1").session.verify is True
+    assert SGLangClient("https://127.0.0.1:1", ca_path=str(bundle), validate_certs=False).session.verify is False
 
 
 def test_tls_error_is_mapped():
@@ -182,8 +220,8 @@ def test_tls_error_is_mapped():
         client = SGLangClient(server.base_url.replace("http://", "https://"), timeout=2)
         with pytest.raises(SGLangError) as info:
             client.models()
-        assert info.value.kind == "connection_error"
-        assert "TLS" in info.value.message or "SSL" in info.value.message
+        assert info.value.kind == "tls_error"
+        assert "TLS" in info.value.message and "ca_path" in info.value.message
 
 
 def test_parse_sse_data():
@@ -195,12 +233,8 @@ def test_parse_sse_data():
         parse_sse_data("data: {broken")
 
 
-def test_iter_sse_lines():
-    class Fake:
-        def __init__(self):
-            self.lines = [b"data: 1\r\n", b"\n", b"data: [DONE]\n"]
-
-        def readline(self):
-            return self.lines.pop(0) if self.lines else b""
-
-    assert list(iter_sse_lines(Fake())) == ["data: 1", "", "data: [DONE]"]
+def test_sse_decoder_splits_lines_across_reads():
+    decoder = SSEDecoder()
+    assert decoder.feed(b'data: {"a"') == []
+    assert decoder.feed(b': 1}\r\n\n: keep-alive\n\ndata: [DONE]') == ['{"a": 1}']
+    assert decoder.close() == ["[DONE]"]

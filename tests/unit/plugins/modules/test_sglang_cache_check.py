@@ -27,9 +27,9 @@ def test_two_turns_hit_with_log_file(run_module, tmp_path):
     turn1, turn2 = result["turns"]
     assert turn1 == dict(turn=1, prompt_tokens=212, completion_tokens=64, cached_tokens=0, lower_bound=None,
                          log_cached_tokens=0, log_match="exact", hit=None, finish_reason="stop", latency_s=turn1["latency_s"])
-    assert turn2["lower_bound"] == 211 and turn2["cached_tokens"] == 211 and turn2["hit"] is True
+    assert turn2["lower_bound"] == 204 and turn2["cached_tokens"] == 211 and turn2["hit"] is True
     assert turn2["log_cached_tokens"] == 211 and turn2["log_match"] == "exact"
-    assert "turn 2: 211 cached tokens >= bound 211 (log #cached-token: 211)" in result["reason"]
+    assert "turn 2: 211 cached tokens >= bound 204 (log #cached-token: 211)" in result["reason"]
     assert len(result["log_prefill_lines"]) == 3  # the old line before the start is not read
     # the conversation: system prompt long enough, answer re-sent verbatim
     first, second = chats[0]["json"]["messages"], chats[1]["json"]["messages"]
@@ -80,7 +80,7 @@ def test_page_size_64_three_turns(run_module):
         chats = server.requests_to("/v1/chat/completions")
     assert not failed, result["msg"]
     assert result["page_size"] == 64
-    assert [t["lower_bound"] for t in result["turns"]] == [None, 128, 192]
+    assert [t["lower_bound"] for t in result["turns"]] == [None, 192, 256]
     assert [t["hit"] for t in result["turns"]] == [None, True, True]
     assert len(chats[2]["json"]["messages"]) == 6
     assert chats[2]["json"]["messages"][5]["content"] == "How does acceleration relate to velocity in that example?"
@@ -91,7 +91,7 @@ def test_miss_fails_with_the_numbers(run_module):
         failed, result = run_module(sglang_cache_check.main, {"base_url": server.base_url})
     assert failed and result["cache_hit"] is False
     assert result["turns"][1]["hit"] is False
-    assert "turn 2: 0 cached tokens < bound 211" in result["msg"]
+    assert "turn 2: 0 cached tokens < bound 204" in result["msg"]
 
 
 def test_no_cache_report_names_the_flag(run_module):
@@ -152,10 +152,10 @@ def test_http_errors(run_module):
 
 
 @pytest.mark.parametrize("prev,comp,prompt,page,count,tol,expected", [
-    (212, 64, 301, 1, False, 0, 211),     # page 1: previous prompt minus one token
-    (212, 64, 301, 64, False, 0, 128),    # floor(212/64)*64 - 64
-    (212, 64, 301, 64, True, 0, 192),     # with completion: floor(276/64)*64 - 64
-    (212, 64, 301, 1, False, 16, 195),
+    (212, 64, 301, 1, False, 0, 204),     # page 1: previous prompt minus the 8-token template tail
+    (212, 64, 301, 64, False, 0, 192),    # floor((212 - 8)/64)*64
+    (212, 64, 301, 64, True, 0, 256),     # with completion: floor((276 - 8)/64)*64
+    (212, 64, 301, 1, False, 16, 188),    # minus miss_tolerance too
     (300, 64, 301, 1, True, 0, 300),      # capped at prompt_tokens - 1
     (40, 10, 60, 64, False, 0, 0),        # never below 0
 ])

@@ -6,6 +6,7 @@ import pytest
 
 from doctor_station import FakeClient, FakeStation, exited, healthy_state
 
+from ansible_collections.dgx_station.inference.plugins.module_utils import sglang_module
 from ansible_collections.dgx_station.inference.plugins.modules import sglang_diagnose, station_preflight
 
 
@@ -19,7 +20,7 @@ def station(monkeypatch, tmp_path):
         made["station"] = fake
         monkeypatch.setattr(sglang_diagnose, "Station", lambda run_command, which: fake)
         monkeypatch.setattr(station_preflight, "Station", lambda run_command, which: fake)
-        monkeypatch.setattr(sglang_diagnose, "client_from_module", lambda module: FakeClient(state["http"]))
+        monkeypatch.setattr(sglang_module, "client_from_module", lambda module: FakeClient(state["http"]))
         return fake
 
     return use

@@ -110,12 +110,29 @@ def test_connection_refused_is_booting_until_the_timeout(run_module):
     assert 0.5 <= result["elapsed_s"] < 5
 
 
-def test_wrong_model_is_not_ready(run_module):
+def test_a_model_the_ready_server_does_not_serve_fails_at_once(run_module):
     with FakeSGLang(starting=0, model="other/model") as fake:
         failed, result = run_module(sglang_wait.main, dict(
-            base_url=fake.url, model=MODEL, wait_timeout=0.5, poll_interval=0.1, timeout=2))
-    assert failed and result["failure"]["id"] == "still_booting"
-    assert "other/model" in result["failure"]["symptom"]
+            base_url=fake.url, model=MODEL, wait_timeout=60, poll_interval=0.1, timeout=2))
+    assert failed and result["error_kind"] == "model_not_served"
+    assert result["elapsed_s"] < 5 and result["ready"] is False
+    assert "other/model" in result["msg"] and MODEL in result["msg"]
+
+
+def test_a_tls_error_fails_at_once_naming_the_fix(run_module):
+    # A plain-HTTP server spoken to with https:// is a TLS failure that waiting cannot mend.
+    with FakeSGLang(starting=0) as fake:
+        failed, result = run_module(sglang_wait.main, dict(
+            base_url=fake.url.replace("http://", "https://"), wait_timeout=60, poll_interval=0.1, timeout=2))
+    assert failed and result["error_kind"] == "tls_error"
+    assert result["elapsed_s"] < 5
+    assert "ca_path" in result["msg"] and "validate_certs" in result["msg"]
+
+
+def test_ca_path_is_honoured(run_module, tmp_path):
+    failed, result = run_module(sglang_wait.main, dict(
+        base_url="https://127.0.0.1:1", ca_path=str(tmp_path / "missing-ca.pem"), wait_timeout=60, timeout=2))
+    assert failed and "ca_path" in result["msg"] and "does not exist" in result["msg"]
 
 
 def test_dying_server_with_log_file_stops_early_and_names_the_cause(run_module, tmp_path):
@@ -154,7 +171,7 @@ def test_unknown_death_is_reported_as_container_exited(run_module, tmp_path):
                          "something odd\n", restart_count=0)
     # The restart count read first is the baseline: a later higher count means it died and came back.
     module_state = {"calls": 0}
-    real_state = sglang_wait.LogSource.state
+    real_state = sglang_wait.ServerLog.container_state
 
     def state(self):
         module_state["calls"] += 1
@@ -163,14 +180,14 @@ def test_unknown_death_is_reported_as_container_exited(run_module, tmp_path):
             current["restart_count"] = 1
         return current
 
-    sglang_wait.LogSource.state = state
+    sglang_wait.ServerLog.container_state = state
     try:
         with FakeSGLang(starting=1000) as fake:
             failed, result = run_module(sglang_wait.main, dict(
                 base_url=fake.url, container_name="sglang-server", docker_bin=docker,
                 wait_timeout=60, poll_interval=0.1, timeout=2))
     finally:
-        sglang_wait.LogSource.state = real_state
+        sglang_wait.ServerLog.container_state = real_state
     assert failed and result["failure"]["id"] == "container_exited"
     assert result["elapsed_s"] < 5
 
