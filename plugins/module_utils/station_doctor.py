@@ -773,9 +773,9 @@ def preflight(station, params, now=None):
         problems.append(dict(
             id="python3_apt_missing", severity="error",
             evidence=["%s %s cannot import apt (python3-apt is not installed)" % (python["path"], python.get("version"))],
-            cause="Provisioning cannot run: the docker role reads the installed packages with package_facts, and apt "
-                  "runs (or, in check mode, simulates) an install only with python3-apt in the Station's interpreter; "
-                  "ansible.builtin.apt installs python3-apt by itself only when an apt archive is in reach.",
+            cause="Provisioning cannot install a package: ansible.builtin.apt runs (or, in check mode, simulates) an "
+                  "install only with python3-apt in the Station's interpreter, and installs python3-apt by itself only "
+                  "when an apt archive is in reach (the roles read what is installed with dpkg-query, without it).",
             fix="Install python3-apt (apt install python3-apt, or from a local mirror) before playbooks/provision.yml."))
     if not python.get("exists"):
         problems.append(dict(id="python_missing", severity="error", evidence=["%s does not exist" % python["path"]],

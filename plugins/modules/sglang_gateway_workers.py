@@ -26,7 +26,10 @@ description:
   - Re-adding a URL whose old entry is still draining waits for the old entry to be gone first (smg answers
     409 until then), within O(wait_timeout), even with O(wait=false).
   - Runs wherever it can reach the gateway, usually on the gateway host against C(http://127.0.0.1:PORT).
-    It needs only the Python standard library.
+    It talks HTTP through the Python library C(requests) (the M(dgx_station.inference.sglang_gateway) role installs
+    C(python3-requests) on the gateway host).
+requirements:
+  - requests
 author:
   - DGX Station inference maintainers (@dgx-station)
 options:
