@@ -8,13 +8,19 @@ Standard library only. One AsyncConnection is one TCP (or TLS) connection that a
 benchmark worker keeps for its whole life, so the connect cost is paid once and
 never lands inside a measured request. It reuses the synchronous client of
 sglang_http for everything that is not I/O: URL handling (host, port, path
-prefix), header building (SGLangClient.headers), the TLS context, the mapping of
-error answers (SGLangClient.status_error -> SGLangError) and the SSE line parser
-(parse_sse_data). Only the wire handling is here: request framing, status line and
-headers, Content-Length / chunked / close-delimited bodies, SSE line splitting.
+prefix), header building (SGLangClient.headers), the TLS context and the mapping of
+error answers (SGLangClient.status_error -> SGLangError). SSE lines are split by
+sglang_exchange.SSEDecoder, the one SSE reader of the collection (sync and async), and an
+answer is read by sglang_exchange.ChatExchange. Only the wire handling is here: request
+framing, status line and headers, Content-Length / chunked / close-delimited bodies.
 
-Timing: every event carries the time.perf_counter() of the read that delivered it,
+Timing: every payload carries the time.perf_counter() of the read that delivered it,
 so TTFT is measured where the bytes arrive, not where a consumer got round to them.
+
+One request at a time per connection, and each request owns its timer: the watchdog that
+bounds a request is cancelled when its body is read, when it fails, when its consumer stops
+early and when the connection is closed, and a timer that fires anyway only acts on the
+request that armed it, so it can never close the connection of a later request.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,11 +31,8 @@ import asyncio
 import json
 import time
 
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (
-    HTTPResponse,
-    SGLangError,
-    parse_sse_data,
-)
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import DONE, SSEDecoder
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import HTTPResponse, SGLangError
 
 # A 64 KiB reader limit throttled other benchmark clients at long contexts; a
 # single SSE event or a non-streamed answer can be large, so allow 16 MiB.
@@ -43,6 +46,10 @@ class Exchange:
 
     t_send: perf_counter just before the request bytes were written.
     t_first_byte: perf_counter when the status line and headers were complete.
+
+    Read the body once, to its end, with read_text(), payloads() or events(). A consumer that
+    stops early (or a read that fails) leaves a connection that cannot carry another request: it
+    is closed, and its timer cancelled, at once or at the latest when the next request starts.
     """
 
     __slots__ = ("conn", "status", "headers", "t_send", "t_first_byte", "_done")
@@ -58,36 +65,58 @@ class Exchange:
     async def read_text(self):
         """The whole body as text (the connection stays usable)."""
         parts = []
-        async for _now, data in self.conn._body_pieces(self.headers):
-            parts.append(data)
-        self._done = True
-        self.conn._finish(self.headers)
+        try:
+            async for _now, data in self.conn._body_pieces(self):
+                parts.append(data)
+            self._done = True
+            self.conn._finish(self)
+        finally:
+            self._abandon()
         return b"".join(parts).decode("utf-8", "replace")
 
-    async def events(self):
-        """Yield (perf_counter, event) per SSE data line; event is parsed JSON or "[DONE]".
+    async def payloads(self):
+        """Yield (perf_counter, payload) per SSE `data:` line: its text, "[DONE]" included (sglang_exchange.SSEDecoder).
 
-        Iterate to the end: the body is consumed up to its terminating chunk so the
-        connection can carry the next request. A consumer that stops early makes the
-        connection close instead.
+        Feed them to sglang_exchange.ChatExchange.add_payload, the one reading of an answer. Iterate
+        to the end: the body is consumed up to its terminating chunk so the connection can carry the
+        next request; a consumer that stops early makes the connection close instead.
         """
-        buf = b""
+        decoder = SSEDecoder()
         try:
-            async for now, data in self.conn._body_pieces(self.headers):
-                if buf:
-                    data = buf + data
-                lines = data.split(b"\n")
-                buf = lines.pop()
-                for line in lines:
-                    if line[:5] == b"data:":
-                        yield now, parse_sse_data(line.decode("utf-8", "replace").rstrip("\r"))
-            if buf[:5] == b"data:":
-                yield _perf(), parse_sse_data(buf.decode("utf-8", "replace").rstrip("\r"))
+            async for now, data in self.conn._body_pieces(self):
+                for payload in decoder.feed(data):
+                    yield now, payload
+            for payload in decoder.close():
+                yield _perf(), payload
             self._done = True
-            self.conn._finish(self.headers)
+            self.conn._finish(self)
         finally:
-            if not self._done:
-                self.conn.close()
+            self._abandon()
+
+    async def events(self):
+        """Yield (perf_counter, event) per SSE data line; event is the parsed JSON or "[DONE]".
+
+        The parsed form of payloads() (the same SSEDecoder, one generator less), for callers that
+        want JSON (the transport measurement in tests/benchmarks); a payload that is not JSON raises
+        SGLangError(kind="invalid_response"). The benchmark reads payloads() with ChatExchange
+        instead, which counts such an event as an error of that request.
+        """
+        decoder = SSEDecoder()
+        try:
+            async for now, data in self.conn._body_pieces(self):
+                for payload in decoder.feed(data):
+                    yield now, _parsed(payload)
+            for payload in decoder.close():
+                yield _perf(), _parsed(payload)
+            self._done = True
+            self.conn._finish(self)
+        finally:
+            self._abandon()
+
+    def _abandon(self):
+        """The body was not read to its end: this connection cannot carry another request."""
+        if not self._done and self.conn._active is self:
+            self.conn.close()
 
 
 class AsyncConnection:
@@ -95,7 +124,8 @@ class AsyncConnection:
 
     Not shared between coroutines: a worker owns it and sends one request at a time.
     timeout bounds one whole request (send, headers and body); on expiry the socket
-    is aborted and the pending read raises SGLangError(kind="timeout").
+    is aborted and the pending read raises SGLangError(kind="timeout"). The timer belongs to
+    the request that armed it (see the module docstring).
     """
 
     def __init__(self, client, timeout=None):
@@ -105,6 +135,8 @@ class AsyncConnection:
         self.writer = None
         self._expired = False
         self._watchdog = None
+        self._request = 0
+        self._active = None
         self._static_head = None
         self._path = ""
         self.connects = 0
@@ -124,6 +156,9 @@ class AsyncConnection:
         self.connects += 1
 
     def close(self):
+        """Drop the connection and the timer of the request in flight, if any."""
+        self._disarm()
+        self._active = None
         if self.writer is not None:
             try:
                 self.writer.transport.abort()
@@ -143,11 +178,17 @@ class AsyncConnection:
             method, self.client.path_prefix, path, self._static_head, length)).encode("latin-1")
 
     def _arm(self):
+        """Start the timer of a new request (any earlier one is cancelled first)."""
+        self._disarm()
         self._expired = False
+        self._request += 1
         loop = asyncio.get_running_loop()
-        self._watchdog = loop.call_later(self.timeout, self._expire)
+        self._watchdog = loop.call_later(self.timeout, self._expire, self._request)
 
-    def _expire(self):
+    def _expire(self, request):
+        if request != self._request or self._watchdog is None:
+            return  # a timer of an earlier request: it must not touch this one
+        self._watchdog = None
         self._expired = True
         self.close()
 
@@ -156,9 +197,13 @@ class AsyncConnection:
             self._watchdog.cancel()
             self._watchdog = None
 
-    def _finish(self, headers):
+    def _finish(self, exchange):
+        """exchange's body was read to its end: its timer stops, the connection is free again."""
+        if self._active is not exchange:
+            return
         self._disarm()
-        if headers.get("connection", "").lower() == "close":
+        self._active = None
+        if exchange.headers.get("connection", "").lower() == "close":
             self.close()
 
     def _fail(self, exc, path, what):
@@ -182,8 +227,11 @@ class AsyncConnection:
         """Send a request and read its head; returns an Exchange (body not yet read).
 
         A kept-alive connection that the server closed meanwhile is retried once on a
-        fresh connection: that request never reached the server.
+        fresh connection: that request never reached the server. A connection whose previous
+        answer was not read to its end is replaced first.
         """
+        if self._active is not None:
+            self.close()
         self._path = path
         payload = json.dumps(body).encode("utf-8") if body is not None else b""
         data = self._head(method, path, len(payload)) + payload
@@ -200,18 +248,20 @@ class AsyncConnection:
             except (asyncio.IncompleteReadError, ConnectionError, BrokenPipeError) as exc:
                 nothing_read = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
                 if reused and nothing_read and not self._expired and attempt == 0:
-                    self._disarm()
                     self.close()
                     continue
                 raise self._fail(exc, path, "headers")
-            except (OSError, asyncio.LimitOverrunError, ValueError) as exc:
+            except (OSError, asyncio.LimitOverrunError, ValueError, AttributeError) as exc:
+                # AttributeError: the timer closed the connection (reader/writer gone) before the write.
                 raise self._fail(exc, path, "headers")
             t_first_byte = _perf()
             try:
                 status, headers = _parse_head(head)
             except ValueError as exc:
                 raise self._fail(exc, path, "headers")
-            return Exchange(self, status, headers, t_send, t_first_byte)
+            exchange = Exchange(self, status, headers, t_send, t_first_byte)
+            self._active = exchange
+            return exchange
         raise SGLangError("unreachable", "connection_error")  # pragma: no cover
 
     async def request(self, method, path, body=None, expect=(200,)):
@@ -229,11 +279,12 @@ class AsyncConnection:
             raise self.client.status_error(path, response)
         return response
 
-    async def _body_pieces(self, headers):
-        """Yield (perf_counter, bytes) of the body as it arrives, de-chunked."""
+    async def _body_pieces(self, exchange):
+        """Yield (perf_counter, bytes) of exchange's body as it arrives, de-chunked."""
         reader = self.reader
-        if reader is None:
+        if reader is None or self._active is not exchange:
             raise SGLangError("The connection was closed before the body was read", "connection_error")
+        headers = exchange.headers
         try:
             if headers.get("transfer-encoding", "").lower().endswith("chunked"):
                 while True:
@@ -258,10 +309,25 @@ class AsyncConnection:
                 while True:
                     data = await reader.read(1 << 20)
                     if not data:
+                        if self._expired:
+                            # The timer aborted the socket: that end of file is not the end of the body.
+                            raise asyncio.IncompleteReadError(b"", None)
                         return
                     yield _perf(), data
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError, ValueError) as exc:
+            if self._active is not exchange and not self._expired:
+                # The connection was replaced meanwhile (this exchange was abandoned): leave the new one alone.
+                raise SGLangError("The answer was abandoned before its end", "connection_error")
             raise self._fail(exc, "", "body")
+
+
+def _parsed(payload):
+    if payload == DONE:
+        return payload
+    try:
+        return json.loads(payload)
+    except ValueError:
+        raise SGLangError("The stream carried an event that is not JSON: %r" % payload[:200], "invalid_response")
 
 
 def _parse_head(head):

@@ -131,7 +131,7 @@ def test_benchmark_play_follows_the_server_settings_and_writes_owner_only_report
             with open(path) as handle:
                 assert_no_secret(handle.read(), path)
             written += 1
-    assert written == 3 * 4 + 2  # report files of st-a, st-b and fleet, two detail logs
+    assert written == 3 * 4 + 2 * 2  # report files of st-a, st-b and fleet; a detail log and requests.jsonl each
     for name in os.listdir(str(on_station)):
         assert mode(on_station / name) == 0o600, name
         assert_no_secret((on_station / name).read_text(), name)

@@ -105,3 +105,85 @@ def test_connection_refused_is_reported():
             await conn.open()
         return info.value
     assert run(main()).kind in ("connection_refused", "connection_error")
+
+
+# ------------------------------------------------------------------ one timer per request (issue 14)
+def test_a_consumer_that_stops_early_leaves_no_timer_to_kill_the_next_request():
+    """Defect: the watchdog armed for request 1 was never cancelled when its consumer stopped early, and the
+    next _arm() overwrote it without cancelling it; at request 1's deadline it closed request 2's connection."""
+    async def main():
+        first = stream_answer(chunk(role="assistant", content=""), chunk(content="a"), "[DONE]", delays={1: 0.5})
+        second = [(0.25, b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 8\r\n\r\n{\"n\": 2}")]
+        async with ScriptedServer([first, second]) as srv:
+            conn = AsyncConnection(SGLangClient(base_url=srv.base_url, timeout=0.3))
+            ex = await conn.start("POST", "/v1/chat/completions", {"stream": True})
+            async for _now, _event in ex.events():
+                break  # the consumer stops after the first event (request 1's timer runs out at t=0.3 s)
+            await asyncio.sleep(0.1)
+            # Request 2 starts at t=0.1 s and is answered at t=0.35 s: inside its own 0.3 s, past request 1's.
+            body = (await conn.request("GET", "/second")).json()
+            conn.close()
+            return body
+    assert run(main()) == {"n": 2}
+
+
+def test_an_abandoned_answer_does_not_leak_into_the_next_request():
+    """A request sent right after a consumer stopped early gets its own answer, never the rest of the old one."""
+    async def main():
+        first = stream_answer(chunk(role="assistant", content=""), chunk(content="a"), chunk(content="b"), "[DONE]",
+                              delays={1: 0.05})
+        async with ScriptedServer([first, json_answer(200, {"n": 2})]) as srv:
+            conn = AsyncConnection(SGLangClient(base_url=srv.base_url, timeout=5))
+            ex = await conn.start("POST", "/v1/chat/completions", {"stream": True})
+            async for _now, _event in ex.events():
+                break
+            body = (await conn.request("GET", "/second")).json()
+            await asyncio.sleep(0.1)  # the abandoned generator is finalised meanwhile: it must not close this one
+            third = await conn.request("GET", "/third", expect=None)
+            conn.close()
+            return body, third.status, srv.connections
+    body, third, connections = run(main())
+    assert body == {"n": 2} and third == 404 and connections == 2
+
+
+def test_a_failed_request_cancels_its_timer():
+    """A cut body fails its request; the next request on the same connection runs past the first one's deadline."""
+    async def main():
+        cut = [(0.0, b"HTTP/1.1 200 OK\r\ncontent-length: 50\r\n\r\n{\"partial\""), (0.0, None)]
+        slow = [(0.35, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")]
+        async with ScriptedServer([cut, slow]) as srv:
+            conn = AsyncConnection(SGLangClient(base_url=srv.base_url, timeout=0.4))
+            with pytest.raises(SGLangError) as info:
+                await conn.request("GET", "/cut")
+            await asyncio.sleep(0.1)
+            body = (await conn.request("GET", "/slow")).json()
+            conn.close()
+            return info.value, body
+    error, body = run(main())
+    assert error.kind == "connection_error" and body == {}
+
+
+def test_payloads_yield_the_raw_data_lines_through_the_one_sse_decoder():
+    async def main():
+        answer = stream_answer(chunk(content="Hi"), "not json", "[DONE]")
+        async with ScriptedServer([answer]) as srv:
+            conn = AsyncConnection(SGLangClient(base_url=srv.base_url))
+            ex = await conn.start("POST", "/v1/chat/completions", {"stream": True})
+            payloads = [p async for _t, p in ex.payloads()]
+            conn.close()
+            return payloads
+    payloads = run(main())
+    assert payloads[1:] == ["not json", "[DONE]"] and '"Hi"' in payloads[0]
+
+
+def test_events_raise_a_clean_error_on_a_payload_that_is_not_json():
+    async def main():
+        async with ScriptedServer([stream_answer("not json", "[DONE]")]) as srv:
+            conn = AsyncConnection(SGLangClient(base_url=srv.base_url))
+            ex = await conn.start("POST", "/v1/chat/completions", {"stream": True})
+            with pytest.raises(SGLangError) as info:
+                async for _t, _event in ex.events():
+                    pass
+            return info.value, conn.writer
+    error, writer = run(main())
+    assert error.kind == "invalid_response" and writer is None  # the unread rest made the connection close

@@ -14,9 +14,17 @@ def test_check_mode_sends_nothing(run_module):
     assert result["config"]["concurrency"] == 3
 
 
+def test_check_mode_shows_the_runbook_workloads_resolved_settings(run_module):
+    failed, result = run_module(sglang_benchmark.main, {"base_url": "http://127.0.0.1:9", "workload": "runbook"},
+                                check_mode=True)
+    cfg = result["config"]
+    assert not failed and (cfg["concurrency"], cfg["max_tokens"], cfg["num_conversations"]) == (8, 128, 20)
+    assert cfg["system_prompt"] == "You are a helpful assistant. Keep responses concise." and cfg["max_error_rate"] == 0.0
+
+
 def test_bad_arguments_fail_before_any_request(run_module):
     for args in ({"num_conversations": 0}, {"structured_output_fraction": 1.5}, {"concurrency": 0},
-                 {"max_duration_s": 0}):
+                 {"max_duration_s": 0}, {"max_error_rate": -0.1}, {"max_tokens": 0}, {"workload": "other"}):
         failed, result = run_module(sglang_benchmark.main, dict(args, base_url="http://127.0.0.1:9"))
         assert failed, args
 
