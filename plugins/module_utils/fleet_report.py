@@ -352,8 +352,29 @@ def rollout_reason(rollout):
     return reason + "; ROLLBACK incomplete: " + restore
 
 
-def station_reasons(station, with_gateway):
-    """Why a Station fails (empty: it passes). See verdict rules in docs/fleet.md."""
+def failed_benchmark_runs(data):
+    """The runs a Station's benchmark failed in, from what the sglang_benchmark role publishes (`runs`: run -> verdict)."""
+    runs = (data.get("benchmark") or {}).get("runs") if isinstance(data, dict) and isinstance(data.get("benchmark"), dict) else None
+    if not isinstance(runs, dict):
+        return []
+    return sorted(str(name) for name, verdict in runs.items() if _str(verdict) and _str(verdict).lower() == "fail")
+
+
+def benchmark_reason(benchmark, failed_runs=()):
+    """Why the benchmark fails a Station (its verdict is fail, a failed benchmark run included), or None."""
+    if (benchmark or {}).get("verdict") != "fail":
+        return None
+    reason = "benchmark verdict fail"
+    if failed_runs:
+        reason += " (%s %s)" % ("run" if len(failed_runs) == 1 else "runs", ", ".join(failed_runs))
+    return reason
+
+
+def station_reasons(station, with_gateway, failed_runs=()):
+    """Why a Station fails (empty: it passes). See verdict rules in docs/fleet.md.
+
+    failed_runs: the benchmark runs that failed (failed_benchmark_runs of the input), named in the reason.
+    """
     reasons = []
     error = station["error"]
     if error:
@@ -364,8 +385,9 @@ def station_reasons(station, with_gateway):
             reasons.append("validation did not run")
     elif not validation["passed"]:
         reasons.append("validation failed" + (": " + "; ".join(validation["failures"]) if validation["failures"] else ""))
-    if (station["benchmark"] or {}).get("verdict") == "fail":
-        reasons.append("benchmark verdict fail")
+    benchmark = benchmark_reason(station["benchmark"], failed_runs)
+    if benchmark:
+        reasons.append(benchmark)
     rollout = rollout_reason(station.get("rollout"))
     if rollout:
         reasons.append(rollout)
@@ -411,7 +433,7 @@ def build_report(stations, gateway=None, collection_version=None, known_secrets=
     with_gateway = gateway is not None or station_gateways
     for name, station in out.items():
         station["gateway"] = _resolve_membership(station, gateway)
-        station["reasons"] = station_reasons(station, with_gateway)
+        station["reasons"] = station_reasons(station, with_gateway, failed_benchmark_runs(stations[name]))
         station["verdict"] = FAIL if station["reasons"] else PASS
     drift = image_drift(out)
     drifting = set(n for ids in drift.values() for names in ids.values() for n in names)

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 from html import escape
 
+from ansible_collections.dgx_station.inference.plugins.module_utils.report_templates import PAGE
+
 BASE_CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px;color:#1b1b1b;background:#fafafa}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px}
@@ -23,6 +25,8 @@ table{border-collapse:collapse;font-size:13px;background:#fff;margin:6px 0}
 th,td{border:1px solid #d0d0d0;padding:4px 8px;text-align:right}th{background:#eef1f5}
 td.l,th.l{text-align:left}
 .pass{color:#176b2c;font-weight:bold}.fail{color:#b00020;font-weight:bold}.no_slo{color:#555;font-weight:bold}
+.not_applicable{color:#555}.low{color:#8a5a00;font-weight:bold}.note{color:#555;font-size:12px;margin:2px 0 8px}
+.warn{color:#7a5200;background:#fff0c2;border:1px solid #e0b000;padding:4px 8px;font-size:13px}
 """
 
 
@@ -45,6 +49,5 @@ def table(headers, rows, left_cols=1):
 
 
 def page(title, body, css=BASE_CSS):
-    """The whole document: title (plain text), body (HTML), css (the inline stylesheet)."""
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>"
-            "<style>%s</style></head><body>\n%s\n</body></html>\n") % (escape(title), css, body)
+    """The whole document (report_templates.PAGE): title (plain text), body (HTML), css (the inline stylesheet)."""
+    return PAGE.substitute(title=escape(title), css=css, body=body)

@@ -15,14 +15,23 @@ short_description: Write benchmark reports (JSON, CSV, Markdown, HTML) per Stati
 version_added: 0.1.0
 description:
   - Turns the results of M(dgx_station.inference.sglang_benchmark) into report files, normally on the
-    controller (delegated to localhost).
+    controller (delegated to localhost). A failed benchmark result (C(failed=true) and C(msg), registered with
+    C(ignore_errors) or C(failed_when)) is reported too - verdict C(fail) with its message.
   - Per Station, in O(dest)/<station>/ - C(report.json) (schema_version 1, the schema is
     C(docs/schemas/benchmark-report.schema.json) in the collection), C(per_turn.csv), C(summary.md) (the
     runbook's per-turn table plus TTFT and the SLO verdict) and C(report.html), a self-contained page
     with inline SVG plots (no script, no external file; it opens offline).
+  - "The reports show the provenance (collection version, model, SGLang version, image and digest, GPU), the chat
+    latency (TTFT, TTFO, ITL next to TPOT, E2E, TTFB; mean, p50, p90, p95, p99, max) apart from the structured-output
+    latency, req/s, output and total tokens/s, the server settings that changed during the run, and mark with C(*)
+    each percentile computed from fewer samples than it needs (p90 10, p95 20, p99 100)."
   - With O(fleet=true), also O(dest)/fleet/ with the same four files over all Stations - a row per
     Station, the spread, Stations more than 2 x MAD from the fleet median, and one plot line per Station.
-  - Judges each Station against the thresholds in O(slo) and returns the verdicts.
+  - "Judges each Station and returns the verdicts. The run checks always apply, whatever O(slo) says: the
+    benchmark did not fail, no warm-up request failed, at least one request succeeded, and the error rate is
+    at most O(slo.max_error_rate) (unset - the benchmark's own C(max_error_rate), 0 by default). Then the thresholds
+    of O(slo) that are set. Verdict C(fail) when any check fails, C(pass) when none fails and at least one
+    threshold is set, C(no_slo) when none fails and every threshold was cleared (the report names them)."
   - Every file is written mode C(0600) in a C(0700) directory (existing ones are tightened), and the
     server's credentials (C(api_key), C(admin_api_key), C(--api-key) values, ...) found in O(results)
     are replaced by C(<redacted>).
@@ -31,7 +40,8 @@ author:
 options:
   results:
     description:
-      - Station name to the registered result of M(dgx_station.inference.sglang_benchmark).
+      - Station name to the registered result of M(dgx_station.inference.sglang_benchmark), a finished or a failed
+        one (C(failed=true), C(msg)). A skipped result (check mode) or anything else fails the module.
     type: dict
     required: true
   dest:
@@ -52,7 +62,8 @@ options:
     default: false
   slo:
     description:
-      - Thresholds; unset (null) ones are not checked. Without any the verdict is C(no_slo).
+      - Thresholds; unset (null) ones are not checked. Without any (and the run checks passing) the verdict is C(no_slo).
+      - A latency threshold is checked against the chat (unstructured) requests.
     type: dict
     default: {}
     suboptions:
@@ -65,17 +76,23 @@ options:
       tpot_p90_ms:
         description: Highest acceptable TPOT p90 (ms).
         type: float
+      itl_p90_ms:
+        description: Highest acceptable inter-token latency p90 (ms), C(summary.itl_ms.p90) of the benchmark.
+        type: float
       min_cache_hit_rate:
         description:
           - Lowest acceptable overall cache hit rate (sum cached / sum prompt tokens).
-          - Not applicable (passes) for models whose prefix cache is not expected to carry over
-            (hybrid models in the collection's model presets).
+          - Not applicable (does not fail, the reason is shown) when the benchmark found the server's prefix cache
+            not expected to carry across requests (C(server.prefix_cache_expected=false), reason in
+            C(server.prefix_cache_reason)).
         type: float
       max_error_rate:
-        description: Highest acceptable error rate (errors / requests).
+        description:
+          - Highest acceptable error rate (errors / requests).
+          - Unset, the error rate is still checked, against the benchmark's own C(max_error_rate) (its C(config)), else 0.
         type: float
       min_structured_valid_rate:
-        description: Lowest acceptable fraction of schema-valid structured outputs.
+        description: Lowest acceptable fraction of schema-valid structured outputs (not applicable without structured requests).
         type: float
       fail_on_client_bound:
         description: Fail the verdict when the benchmark client limited the run.
@@ -99,6 +116,12 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Benchmark; a failed run is still reported (verdict fail, with its message)
+  dgx_station.inference.sglang_benchmark:
+    base_url: http://127.0.0.1:30000
+  register: bench
+  ignore_errors: true
+
 - name: Reports of this Station on the controller
   dgx_station.inference.sglang_benchmark_report:
     results: "{{ {inventory_hostname: bench} }}"
@@ -121,7 +144,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 verdicts:
-  description: Station name to its verdict (C(pass), C(fail) or C(no_slo)).
+  description: Station name to its verdict (C(pass), C(fail) or C(no_slo)); a failed benchmark result is C(fail).
   returned: always
   type: dict
   sample: {station1: pass, station2: fail}
@@ -131,11 +154,19 @@ failed_stations:
   type: list
   elements: str
 reasons:
-  description: Station name to the messages of its failed checks.
+  description: Station name to the messages of its failed checks (a failed benchmark's message first).
   returned: always
   type: dict
+  sample: {station2: ["the benchmark failed: No request of the measured phase succeeded (100 sent: http_503 x100).",
+                      "no request succeeded (0 of 100)", "error rate = 1.0 (100 errors of 100), limit 0.0"]}
+not_set:
+  description: The SLO thresholds of O(slo) that are not set (not checked).
+  returned: always
+  type: list
+  elements: str
+  sample: [ttft_p90_ms, itl_p90_ms, tpot_p90_ms, e2e_p90_ms, min_cache_hit_rate, fail_on_client_bound]
 fleet_verdict:
-  description: C(fail) when any Station fails, else C(pass) (C(no_slo) without thresholds).
+  description: C(fail) when any Station fails (or there is none), else C(pass) when any passes, else C(no_slo) (every threshold cleared).
   returned: when O(fleet=true)
   type: str
 files:
@@ -184,6 +215,7 @@ def main():
         ttft_p90_ms=dict(type="float"),
         e2e_p90_ms=dict(type="float"),
         tpot_p90_ms=dict(type="float"),
+        itl_p90_ms=dict(type="float"),
         min_cache_hit_rate=dict(type="float"),
         max_error_rate=dict(type="float"),
         min_structured_valid_rate=dict(type="float"),
@@ -217,7 +249,8 @@ def main():
 
     reports = []
     for host, result in sorted(params["results"].items()):
-        if not isinstance(result, dict) or "summary" not in result:
+        usable = isinstance(result, dict) and not result.get("skipped") and ("summary" in result or result.get("failed"))
+        if not usable:
             reason = result.get("msg") if isinstance(result, dict) else None
             module.fail_json(msg="results[%s] is not a sglang_benchmark result%s" % (
                 host, " (%s)" % reason if reason else " (did the benchmark run, or was it skipped in check mode?)"))
@@ -245,6 +278,7 @@ def main():
             verdicts=dict((r["host"], r["verdict"]["status"]) for r in reports),
             failed_stations=[r["host"] for r in reports if r["verdict"]["status"] == "fail"],
             reasons=dict((r["host"], r["verdict"]["reasons"]) for r in reports),
+            not_set=[k for k in br.SLO_KEYS if k not in br.slo_thresholds(slo)],
         )
         if params["fleet"]:
             fleet = br.fleet_report(reports, params["run_name"], slo)

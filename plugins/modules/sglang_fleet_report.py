@@ -48,7 +48,12 @@ options:
         C(served_model), C(release), C(started_at), C(ready_after_s), C(base_url), C(tag_moved), C(replaced).
       - C(validation) - C(passed) (bool), C(failures) (list of str), C(report) (path); null when validation did not run.
       - C(benchmark) - C(verdict) (C(pass), C(fail), C(no_slo), ...), C(report) (path; C(report_dir) is taken when
-        C(report) is missing); null when no benchmark ran.
+        C(report) is missing); null when no benchmark ran. This is what the C(sglang_benchmark) role publishes
+        (fact C(sglang_benchmark_result)); the verdict is that of M(dgx_station.inference.sglang_benchmark_report) -
+        C(fail) also for a benchmark run that failed, one without a successful request, a failed warm-up or an error
+        rate above the limit. C(runs) (run name to verdict) is optional; the runs that failed are named in the
+        Station's reason (C(benchmark verdict fail (run single))) and not kept in the report. The benchmark figures
+        and their provenance are in the benchmark reports under C(report).
       - C(gateway) - C(member) (bool), C(worker_id), C(status), C(is_healthy); null when there is no gateway.
         Missing values are taken from the O(gateway) worker with that id or the Station's C(base_url).
       - C(metrics_url) - the Station's SGLang C(/metrics) URL when metrics are enabled, else null.

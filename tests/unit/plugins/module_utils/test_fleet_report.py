@@ -124,6 +124,24 @@ def test_verdict_rules(validator):
     validator.validate(doc)
 
 
+def test_a_failed_benchmark_names_the_runs_that_failed(validator):
+    # What the sglang_benchmark role publishes (sglang_benchmark_result): verdict, runs, report_dir.
+    stations = dict(
+        both=dict(station(1), benchmark=dict(verdict="fail", runs={"runbook": "fail", "single": "FAIL"}, report_dir="/r")),
+        one=dict(station(2), benchmark=dict(verdict="fail", runs={"runbook": "pass", "single": "fail"})),
+        ok=dict(station(3), benchmark=dict(verdict="pass", runs={"runbook": "pass"})),
+        odd=dict(station(4), benchmark=dict(verdict="fail", runs="runbook")),
+    )
+    doc = fr.build_report(stations, None, now=NOW)
+    reasons = dict((n, s["reasons"]) for n, s in doc["stations"].items())
+    assert reasons == dict(both=["benchmark verdict fail (runs runbook, single)"], one=["benchmark verdict fail (run single)"],
+                           ok=[], odd=["benchmark verdict fail"])
+    # The runs are named in the reason only; the document keeps the benchmark's documented keys.
+    assert doc["stations"]["both"]["benchmark"] == dict(verdict="fail", report="/r")
+    assert "benchmark verdict fail (run single)" in fr.markdown(doc) and "benchmark verdict fail (run single)" in fr.html(doc)
+    validator.validate(doc)
+
+
 def test_an_empty_fleet_does_not_pass(validator):
     doc = fr.build_report({}, None, now=NOW)
     assert doc["fleet"]["verdict"] == "FAIL"
