@@ -30,7 +30,7 @@ options:
     description:
       - Model name to send in requests.
       - Defaults to the model the server lists in C(/v1/models).
-      - A model the server does not list fails the module at once with RV(error_kind=model_not_served)
+      - A model the server does not list fails the module at once with C(error_kind=model_not_served)
         (M(dgx_station.inference.sglang_smoke_test) reports it as its C(model_listed) check instead).
     type: str
   timeout:
@@ -57,10 +57,10 @@ notes:
   - One retry rule; an error while connecting (nothing was sent) is retried once, and a C(GET) or
     C(HEAD) whose connection broke or timed out is retried once on a fresh connection; nothing else
     is retried (a generation that timed out may still run on the server).
-  - A failure returns RV(error_kind) (C(connection_refused), C(not_ready), C(timeout), C(tls_error),
+  - A failure returns C(error_kind) (C(connection_refused), C(not_ready), C(timeout), C(tls_error),
     C(unauthorized), C(forbidden), C(not_found), C(bad_request), C(model_not_served), C(server_error),
-    C(invalid_response), C(connection_error)), RV(status) (the HTTP status, when there was one) and,
-    where it helps, RV(hint) and the server's answer RV(body) with credentials removed.
+    C(invalid_response), C(connection_error)), C(status) (the HTTP status, when there was one) and,
+    where it helps, C(hint) and the server's answer C(body) with credentials removed.
   - Connection refused or HTTP 503 means the server is still loading (first start takes 10-45 min);
     gate on M(dgx_station.inference.sglang_wait) before these modules.
 """

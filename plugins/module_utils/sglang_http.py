@@ -236,7 +236,7 @@ class SGLangClient:
         session = self.session
         try:
             return session.request(method, url, data=payload, headers=headers, timeout=(timeout, timeout),
-                                        stream=stream, allow_redirects=False)
+                                   stream=stream, allow_redirects=False)
         except requests.exceptions.RequestException as exc:
             raise self._connection_error(exc, timeout, path)
         except (OSError, ValueError) as exc:
@@ -476,19 +476,6 @@ def parse_prometheus(text):
         totals[name] = totals.get(name, 0.0) + value
         series[key] = value
     return totals, series
-
-
-def parse_sse_data(line):
-    """The payload of one SSE `data:` line: parsed JSON, "[DONE]", or None for other lines."""
-    if not line.startswith("data:"):
-        return None
-    data = line[5:].strip()
-    if data == "[DONE]":
-        return data
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise SGLangError("The stream carried an event that is not JSON: %r" % data[:200], "invalid_response")
 
 
 def client_from_module(module):

@@ -207,6 +207,7 @@ def probe(client, model):
     # /health is 200 and models are listed: the server is up and will not start serving another model.
     return (True, "ready", model, 200) if model in models else (True, "ready", None, "model_not_served")
 
+
 def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
     """The wait loop; returns the module result (dict), with `failed` set when not ready."""
     started = clock()

@@ -6,7 +6,7 @@
 
 Prints figures and PASS/FAIL against two goals; it is not a timed test and CI does not run it.
 
-  python tests/benchmarks/benchmark_of_benchmark.py [--quick] [--json]
+  python tests/benchmarks/benchmark_of_benchmark.py [--quick] [--json] [--transport-only] [--transport-rounds N]
 
 What it does, all on loopback against the SGLang simulator (tests/sim):
 
@@ -32,6 +32,16 @@ What it does, all on loopback against the SGLang simulator (tests/sim):
    A second row at concurrency 8 is shown for information (there requests queue behind
    other prefills inside the simulator, so only the mean comparison is meaningful).
    Goals: error <= 2 ms at p50 and <= 10 ms at p99.
+3. Transport choice (issue 14), on the zero-delay simulator of 1 and after its rows: the same closed-loop
+   streaming workload (same plan and payloads, concurrency 8 and 64, same pinning, warm-up, GC off while
+   measuring, one shared per-event consumer) driven by the hand-written transport
+   (sglang_http_async.AsyncConnection.start()/Exchange.events()) and by aiohttp (one ClientSession,
+   TCPConnector(limit=concurrency), SSE read line by line from resp.content, perf_counter per line).
+   Runs alternate A-B-B-A per concurrency so order effects cancel. Prints request rate, CPU per request
+   and capacity per core of both and the library / hand-written ratios; rule (docs/benchmark.md,
+   "Transport choice"): keep the hand-written transport only if the library costs more than 15% of the
+   request rate. aiohttp is a measurement dependency (requirements.txt); without it that side is skipped.
+   --transport-only runs just this part.
 Bounded: every phase has a request count and a time limit.
 """
 
@@ -58,6 +68,9 @@ TTFT_MS = 50.0
 GOAL_RATE_RATIO = 3.0
 GOAL_TTFT_P50_MS = 2.0
 GOAL_TTFT_P99_MS = 10.0
+TRANSPORT_CONCURRENCY = (8, 64)
+TRANSPORT_RULE_PCT = 15
+TRANSPORT_CONVERSATIONS = {8: 200, 64: 400}  # x 5 turns per run; 2 runs per transport per round (A-B-B-A)
 
 
 def free_port():
@@ -258,6 +271,225 @@ def client_probe(base_url, requests_n):
     return dict(requests=len(deltas), client_delay_ms=benchmark.describe(deltas), ttft_ms=benchmark.describe(ttfts))
 
 
+# --------------------------------------------------------------------------- transport comparison (issue 14)
+# The same closed-loop streaming workload driven by two transports, to decide whether the hand-written
+# asyncio transport (module_utils/sglang_http_async) is worth keeping over a library. Both sides use the
+# same plan, payloads, warm-up, GC handling and per-event consumer; only the wire handling differs:
+#   handwritten: AsyncConnection.start() + Exchange.events() (public API only), one connection per worker;
+#   aiohttp:     one ClientSession with TCPConnector(limit=concurrency), SSE read line by line from
+#                resp.content, perf_counter() taken per line as it is returned.
+TRANSPORTS = ("handwritten", "aiohttp")
+
+
+def runq_wait_s():
+    """Seconds this thread has spent runnable but not running (Linux schedstat), or None."""
+    try:
+        with open("/proc/thread-self/schedstat") as handle:
+            return int(handle.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def aiohttp_version():
+    try:
+        import aiohttp
+    except ImportError:
+        return None
+    return aiohttp.__version__
+
+
+async def _consume(events, t_send):
+    """Fold (perf_counter, event) pairs into (content, ttft_s, t_end); the same work for both transports."""
+    parts = []
+    first = t_end = usage = None
+    done = False
+    async for now, event in events:
+        if event is None:
+            continue
+        if event == "[DONE]":
+            done = True
+            t_end = now
+            continue
+        choices = event.get("choices")
+        if choices:
+            text = (choices[0].get("delta") or {}).get("content")
+            if text:
+                parts.append(text)
+                if first is None:
+                    first = now
+        if event.get("usage"):
+            usage = event["usage"]
+    if not done or usage is None:
+        raise RuntimeError("incomplete stream (no [DONE] or no usage event)")
+    return "".join(parts), (None if first is None else first - t_send), t_end
+
+
+def client_transport(base_url, transport, conversations, turns, concurrency, max_tokens, max_duration):
+    """One transport, closed loop, streaming: concurrency workers, each runs whole conversations."""
+    import asyncio
+    import collections
+    import gc
+    from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangClient
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
+    perf = time.perf_counter
+    model = "Qwen/Qwen3-8B"
+    cfg = dict(max_tokens=max_tokens, temperature=0.0, stream=True, seed=7,
+               chat_template_kwargs={"enable_thinking": False})
+    client = SGLangClient(base_url=base_url, timeout=60)
+    url = base_url + benchmark.CHAT_PATH
+
+    if transport == "handwritten":
+        from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http_async import AsyncConnection
+
+        async def make_slots():
+            return [AsyncConnection(client) for _slot in range(concurrency)], None
+
+        async def one(slot, payload):
+            exchange = await slot.start("POST", benchmark.CHAT_PATH, payload)
+            if exchange.status != 200:
+                raise RuntimeError("HTTP %s: %s" % (exchange.status, (await exchange.read_text())[:200]))
+            return await _consume(exchange.events(), exchange.t_send)
+
+        async def close(slots, _session):
+            for slot in slots:
+                slot.close()
+    else:
+        import aiohttp
+        headers = client.headers(json_body=True)
+
+        async def make_slots():
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
+                                            timeout=aiohttp.ClientTimeout(total=60))
+            return [session] * concurrency, session
+
+        async def lines(resp):
+            async for line in resp.content:
+                now = perf()
+                if line[:5] == b"data:":
+                    payload = line[5:].strip().decode("utf-8", "replace")
+                    yield now, payload if payload == "[DONE]" else json.loads(payload)
+
+        async def one(session, payload):
+            t_send = perf()
+            async with session.post(url, json=payload, headers=headers) as resp:
+                if resp.status != 200:
+                    raise RuntimeError("HTTP %s: %s" % (resp.status, (await resp.text())[:200]))
+                return await _consume(lines(resp), t_send)
+
+        async def close(_slots, session):
+            await session.close()
+
+    counts = dict(ok=0, errors=0)
+    ttfts = []
+
+    async def worker(slot, work, deadline):
+        while work and perf() < deadline:
+            conv = work.popleft()
+            messages = []
+            for text in conv["users"]:
+                messages.append({"role": "user", "content": text})
+                try:
+                    content, ttft, _t_end = await one(slot, benchmark.make_payload(cfg, model, messages, False))
+                except Exception:  # pylint: disable=broad-except
+                    counts["errors"] += 1
+                    break
+                counts["ok"] += 1
+                ttfts.append(ttft)
+                messages.append({"role": "assistant", "content": content})
+
+    async def main():
+        slots, session = await make_slots()
+        try:
+            # Warm-up: one request per slot, all at once, so every connection is open before the clock starts.
+            warm = benchmark.build_plan(concurrency, 1, 7, 24, namespace="warmup")
+            await asyncio.gather(*(one(slot, benchmark.make_payload(cfg, model, [{"role": "user", "content": c["users"][0]}],
+                                                                    False)) for slot, c in zip(slots, warm)))
+            work = collections.deque(benchmark.build_plan(conversations, turns, 7, 24))
+            gc.collect()
+            gc.disable()
+            wait0, cpu0, t0 = runq_wait_s(), time.process_time(), perf()
+            await asyncio.wait_for(asyncio.gather(*(worker(slot, work, t0 + max_duration) for slot in slots)),
+                                   max_duration + 10)
+            cpu, dur, wait1 = time.process_time() - cpu0, perf() - t0, runq_wait_s()
+            gc.enable()
+            return cpu, dur, (None if wait0 is None or wait1 is None else wait1 - wait0)
+        finally:
+            await close(slots, session)
+
+    loop = asyncio.new_event_loop()
+    try:
+        cpu, dur, waited = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    n = counts["ok"] + counts["errors"]
+    return dict(transport=transport, concurrency=concurrency, requests=n, ok=counts["ok"], errors=counts["errors"],
+                duration_s=round(dur, 4), cpu_s=round(cpu, 4), rps=round(counts["ok"] / dur, 1),
+                cpu_per_request_ms=round(cpu * 1000 / n, 4) if n else None, cpu_fraction=round(cpu / dur, 3),
+                runq_wait_s=None if waited is None else round(waited, 4),
+                ttft_ms=benchmark.describe([t * 1000.0 for t in ttfts if t is not None]))
+
+
+def compare_transports(base_url, concurrencies, conversations, turns, rounds, max_tokens=16, max_duration=20):
+    """Per concurrency, rounds x (A, B, B, A) child runs (order effects cancel); totals per transport."""
+    have_aiohttp = aiohttp_version() is not None
+    kinds = TRANSPORTS if have_aiohttp else TRANSPORTS[:1]
+    out = {}
+    for concurrency in concurrencies:
+        runs = dict((kind, []) for kind in kinds)
+        for _round in range(rounds):
+            for kind in (kinds + tuple(reversed(kinds))):
+                runs[kind].append(run_child("transport", base_url, transport=kind, conversations=conversations[concurrency],
+                                            turns=turns, concurrency=concurrency, max_tokens=max_tokens,
+                                            max_duration=max_duration))
+        for kind in kinds:
+            rs = runs[kind]
+            ok = sum(r["ok"] for r in rs)
+            n = sum(r["requests"] for r in rs)
+            dur = sum(r["duration_s"] for r in rs)
+            cpu = sum(r["cpu_s"] for r in rs)
+            out["%s_c%d" % (kind, concurrency)] = dict(
+                transport=kind, concurrency=concurrency, runs=len(rs), requests=n, ok=ok,
+                errors=sum(r["errors"] for r in rs), rps=round(ok / dur, 1), cpu_per_request_ms=round(cpu * 1000 / n, 4),
+                cpu_fraction=round(cpu / dur, 3), capacity_per_core=round(n / cpu, 0),
+                runq_wait_fraction=(None if any(r["runq_wait_s"] is None for r in rs)
+                                    else round(sum(r["runq_wait_s"] for r in rs) / dur, 3)),
+                ttft_p50_ms=sorted(r["ttft_ms"]["p50"] for r in rs)[len(rs) // 2], per_run_rps=[r["rps"] for r in rs])
+    return out
+
+
+def print_transports(results, concurrencies):
+    version = aiohttp_version()
+    print("")
+    print("transport comparison (zero delays, streaming, closed loop; same plan, payloads, warm-up and consumer)")
+    if version is None:
+        print("aiohttp is not importable: the library side of the comparison is SKIPPED "
+              "(.venv/bin/pip install -r requirements.txt adds it)")
+    header = ("transport", "requests", "errors", "req/s", "CPU/req ms", "CPU/core", "cap/core", "TTFT p50", "runq wait")
+    print("%-26s %8s %7s %9s %12s %10s %10s %9s %10s" % header)
+    for concurrency in concurrencies:
+        for kind in TRANSPORTS:
+            r = results.get("%s_c%d" % (kind, concurrency))
+            if r is None:
+                continue
+            label = "%s c%d" % ("aiohttp %s" % version if kind == "aiohttp" else "hand-written", concurrency)
+            print("%-26s %8d %7d %9.1f %12s %10s %10.0f %9s %10s" % (
+                label, r["requests"], r["errors"], r["rps"], fmt(r["cpu_per_request_ms"], 4), fmt(r["cpu_fraction"]),
+                r["capacity_per_core"], fmt(r["ttft_p50_ms"], 3), fmt(r["runq_wait_fraction"], 3)))
+        a, h = results.get("aiohttp_c%d" % concurrency), results.get("handwritten_c%d" % concurrency)
+        if a and h:
+            print("%-26s library / hand-written: request rate %.3f, capacity per core %.3f (CPU/request %.2fx)" % (
+                "", a["rps"] / h["rps"], a["capacity_per_core"] / h["capacity_per_core"],
+                a["cpu_per_request_ms"] / h["cpu_per_request_ms"]))
+    costs = ["%.1f%% at c%d" % (100.0 * (1 - results["aiohttp_c%d" % c]["rps"] / results["handwritten_c%d" % c]["rps"]), c)
+             for c in concurrencies if "aiohttp_c%d" % c in results and "handwritten_c%d" % c in results]
+    if costs:
+        print("rule (docs/benchmark.md, Transport choice): keep the hand-written transport only if the library costs more")
+        print("than %d%% of the request rate; in this run the library costs %s (decide on the median of 3 runs)"
+              % (TRANSPORT_RULE_PCT, ", ".join(costs)))
+    print("cap/core = requests per second of client CPU (1 / CPU per request); runq wait = share of the measured time")
+    print("the client was runnable but not running (other processes on CPU 0): a high one makes req/s unreliable")
+
+
 def run_child(kind, base_url, **kw):
     """Run one client in a fresh process pinned to CPU 0; returns its JSON result."""
     cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--base-url", base_url, "--kw", json.dumps(kw)]
@@ -276,6 +508,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--quick", action="store_true", help="smaller request counts")
     ap.add_argument("--json", action="store_true", help="also print the raw figures as JSON")
+    ap.add_argument("--transport-only", action="store_true",
+                    help="run only the transport comparison (hand-written asyncio vs aiohttp)")
+    ap.add_argument("--transport-rounds", type=int, default=1,
+                    help="A-B-B-A rounds per concurrency in the transport comparison (default 1)")
     ap.add_argument("--child")
     ap.add_argument("--base-url")
     ap.add_argument("--kw")
@@ -287,7 +523,7 @@ def main():
             pin(1)
             null_server(**kw)
             return 0
-        fn = dict(ours=client_ours, baseline=client_baseline, probe=client_probe)[args.child]
+        fn = dict(ours=client_ours, baseline=client_baseline, probe=client_probe, transport=client_transport)[args.child]
         print(json.dumps(fn(args.base_url, **kw)))
         return 0
 
@@ -300,17 +536,28 @@ def main():
     sim = Sim(dict(SGLANG_SIM_PREFILL_TOKENS_PER_S="1e12", SGLANG_SIM_DECODE_TOKENS_PER_S="1e12", SGLANG_SIM_TICK_MS="0"),
               os.path.join(tmp, "bob-sim-zero.log"))
     try:
-        conv = int(240 * scale)
-        results["ours_stream_c64"] = run_child("ours", sim.base_url, conversations=conv, turns=5, concurrency=64,
-                                               stream=True, max_tokens=16, max_duration=20)
-        results["ours_nostream_c64"] = run_child("ours", sim.base_url, conversations=conv, turns=5, concurrency=64,
-                                                 stream=False, max_tokens=16, max_duration=20)
-        results["ours_stream_c8"] = run_child("ours", sim.base_url, conversations=int(120 * scale), turns=5, concurrency=8,
-                                              stream=True, max_tokens=16, max_duration=20)
-        results["baseline_requests_t8"] = run_child("baseline", sim.base_url, conversations=int(120 * scale), turns=5,
-                                                    threads=8, max_tokens=16, max_duration=20)
+        if not args.transport_only:
+            conv = int(240 * scale)
+            results["ours_stream_c64"] = run_child("ours", sim.base_url, conversations=conv, turns=5, concurrency=64,
+                                                   stream=True, max_tokens=16, max_duration=20)
+            results["ours_nostream_c64"] = run_child("ours", sim.base_url, conversations=conv, turns=5, concurrency=64,
+                                                     stream=False, max_tokens=16, max_duration=20)
+            results["ours_stream_c8"] = run_child("ours", sim.base_url, conversations=int(120 * scale), turns=5,
+                                                  concurrency=8, stream=True, max_tokens=16, max_duration=20)
+            results["baseline_requests_t8"] = run_child("baseline", sim.base_url, conversations=int(120 * scale), turns=5,
+                                                        threads=8, max_tokens=16, max_duration=20)
+        # After the rows above, so their conditions stay what they were before this comparison was added.
+        results["transports"] = compare_transports(
+            sim.base_url, TRANSPORT_CONCURRENCY, dict((c, int(n * scale)) for c, n in TRANSPORT_CONVERSATIONS.items()),
+            turns=5, rounds=max(1, args.transport_rounds))
     finally:
         sim.stop()
+    if args.transport_only:
+        print_transports(results["transports"], TRANSPORT_CONCURRENCY)
+        print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
+        if args.json:
+            print(json.dumps(results, indent=2))
+        return 0
 
     sim = Sim(dict(SGLANG_SIM_PREFILL_TOKENS_PER_S="1e12", SGLANG_SIM_DECODE_TOKENS_PER_S="1e12", SGLANG_SIM_TICK_MS="0",
                    SGLANG_SIM_TTFT_MS=str(TTFT_MS)), os.path.join(tmp, "bob-sim-ttft.log"))
@@ -372,6 +619,7 @@ def main():
         ("TTFT error p99 <= %g ms below saturation (measured %.2f ms)" % (GOAL_TTFT_P99_MS, c1["p99"] - TTFT_MS),
          abs(c1["p99"] - TTFT_MS) <= GOAL_TTFT_P99_MS),
     ]
+    print_transports(results["transports"], TRANSPORT_CONCURRENCY)
     print("")
     ours_cap = 1000.0 / results["ours_stream_c8"]["cpu_per_request_ms"]
     base_cap = 1000.0 / results["baseline_requests_t8"]["cpu_per_request_ms"]

@@ -87,9 +87,8 @@ def test_the_first_error_is_kept():
 
 
 def test_whole_answers():
-    body = {"object": "chat.completion", "choices": [{"message": {"role": "assistant", "content": "hi",
-                                                                   "reasoning_content": None},
-                                                      "finish_reason": "length"}], "usage": USAGE}
+    message = {"role": "assistant", "content": "hi", "reasoning_content": None}
+    body = {"object": "chat.completion", "choices": [{"message": message, "finish_reason": "length"}], "usage": USAGE}
     exchange = ChatExchange.from_body(json.dumps(body), t_send=1.0, t_first_byte=1.5, t_end=2.0)
     assert exchange.ok and exchange.content == "hi" and exchange.role == "assistant"
     assert exchange.ttft is None and exchange.e2e == pytest.approx(1.0) and exchange.ttfb == pytest.approx(0.5)

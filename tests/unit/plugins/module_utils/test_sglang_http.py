@@ -13,7 +13,6 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http 
     CONNECTION_ARGUMENT_SPEC,
     SGLangClient,
     SGLangError,
-    parse_sse_data,
 )
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import SSEDecoder  # noqa: E402
 
@@ -222,15 +221,6 @@ def test_tls_error_is_mapped():
             client.models()
         assert info.value.kind == "tls_error"
         assert "TLS" in info.value.message and "ca_path" in info.value.message
-
-
-def test_parse_sse_data():
-    assert parse_sse_data("data: [DONE]") == "[DONE]"
-    assert parse_sse_data('data: {"a":1}') == {"a": 1}
-    assert parse_sse_data(": keep-alive") is None
-    assert parse_sse_data("") is None
-    with pytest.raises(SGLangError):
-        parse_sse_data("data: {broken")
 
 
 def test_sse_decoder_splits_lines_across_reads():

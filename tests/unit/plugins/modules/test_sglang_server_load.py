@@ -24,7 +24,7 @@ class ScriptedClient(SGLangClient):
         self.script = script
         self.paths = []
 
-    def request(self, method, path, body=None, timeout=None, idempotent=None, expect=(200,)):
+    def request(self, method, path, body=None, timeout=None, expect=(200,)):
         self.paths.append(path)
         for prefix, answers in self.script.items():
             if path.startswith(prefix):
