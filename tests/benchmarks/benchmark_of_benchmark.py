@@ -235,7 +235,9 @@ def null_server(port, delay_s):
                 writer.write(event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))
                 await writer.drain()
                 await asyncio.sleep(delay_s)
-                writer.write(event({"choices": [{"index": 0, "delta": {"content": repr(time.perf_counter())}}]}))
+                # finish_reason as SGLang sends it: an answer without one is an unfinished (failed) answer.
+                writer.write(event({"choices": [{"index": 0, "delta": {"content": repr(time.perf_counter())},
+                                                 "finish_reason": "stop"}]}))
                 writer.write(event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}))
                 writer.write(event("[DONE]") + b"0\r\n\r\n")
                 await writer.drain()
