@@ -59,7 +59,7 @@ notes:
     is retried (a generation that timed out may still run on the server).
   - A failure returns C(error_kind) (C(connection_refused), C(not_ready), C(timeout), C(tls_error),
     C(unauthorized), C(forbidden), C(not_found), C(bad_request), C(model_not_served), C(server_error),
-    C(invalid_response), C(connection_error)), C(status) (the HTTP status, when there was one) and,
+    C(http_error), C(invalid_response), C(connection_error), C(missing_library)), C(status) (the HTTP status, when there was one) and,
     where it helps, C(hint) and the server's answer C(body) with credentials removed.
   - Connection refused or HTTP 503 means the server is still loading (first start takes 10-45 min);
     gate on M(dgx_station.inference.sglang_wait) before these modules.

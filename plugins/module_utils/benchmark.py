@@ -202,7 +202,7 @@ def measure(client, cfg, validator=None):
     notes = []
     scrapes = {}
     flushed = dict(requested=bool(cfg["flush_cache"]), done=None, message=None)
-    result = dict(server=server, provenance=provenance(cfg.get("provenance"), server, model), warnings=notes,
+    result = dict(server=server, provenance=provenance(cfg.get("provenance"), server, model), notes=notes,
                   failure_kind=None)
 
     def before_measure():

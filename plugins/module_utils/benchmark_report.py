@@ -35,7 +35,7 @@ NA = "n/a"
 
 # The module result keys a Station report carries.
 RESULT_KEYS = ("summary", "per_turn", "structured_output", "server", "server_after", "server_changed", "metrics", "client",
-               "distribution", "token_agreement", "config", "warmup", "warnings")
+               "distribution", "token_agreement", "config", "warmup", "notes")
 
 # SLO thresholds understood by verdict(); None (and fail_on_client_bound false) = not set.
 SLO_KEYS = ("ttft_p90_ms", "itl_p90_ms", "tpot_p90_ms", "e2e_p90_ms", "min_cache_hit_rate", "max_error_rate",
@@ -520,7 +520,8 @@ SERVER_UNKNOWN_NOTE = "/server_info could not be read after the run: whether the
 
 def benchmark_warnings(report):
     """The benchmark's own warnings (flush failed, /metrics unreadable, ...) as texts."""
-    warnings = report.get("warnings")
+    # "notes", not "warnings": Ansible takes a module result's warnings key for its own.
+    warnings = report.get("notes")
     if isinstance(warnings, str):
         warnings = [warnings]
     return [str(w) for w in warnings or [] if w] if isinstance(warnings, (list, tuple, str)) else []

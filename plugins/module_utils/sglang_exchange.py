@@ -99,6 +99,15 @@ def _int_or_none(value):
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _finish_reason(value):
+    """A finish_reason as a string (None when absent): some servers send an object such as {"type": "abort"}."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return str(value.get("type") or value.get("reason") or json.dumps(value, sort_keys=True))
+    return str(value)
+
+
 def error_event_message(error):
     """The text of an SSE error event's error field (object with message/code, or a string)."""
     if isinstance(error, dict):
@@ -149,6 +158,8 @@ class ChatExchange:
 
     def add_payload(self, now, payload):
         """One SSE data: payload (str): JSON text or [DONE]."""
+        if self.done:
+            return  # nothing after [DONE] belongs to the answer
         if payload == DONE:
             self.done = True
             self.t_end = now
@@ -194,7 +205,7 @@ class ChatExchange:
                 if self.t_first_token is None:
                     self.t_first_token = now
             if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+                self.finish_reason = _finish_reason(choice["finish_reason"])
         usage = event.get("usage")
         if isinstance(usage, dict) and usage:
             self.usage = usage
@@ -244,7 +255,7 @@ class ChatExchange:
             exchange.parts.append(message["content"])
         if isinstance(message.get("reasoning_content"), str):
             exchange.reasoning_parts.append(message["reasoning_content"])
-        exchange.finish_reason = choice.get("finish_reason")
+        exchange.finish_reason = _finish_reason(choice.get("finish_reason"))
         if isinstance(body.get("usage"), dict):
             exchange.usage = body["usage"]
         return exchange.finish(t_end)

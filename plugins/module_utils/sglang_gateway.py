@@ -169,8 +169,11 @@ class GatewayClient(object):
             parts.port
         except ValueError as exc:
             raise GatewayError("gateway_url %r has a bad port: %s" % (gateway_url, exc), "invalid_url")
-        self.http = SGLangClient(base_url=gateway_url, api_key=api_key, timeout=timeout,
-                                 validate_certs=validate_certs, ca_path=ca_path)
+        try:
+            self.http = SGLangClient(base_url=gateway_url, api_key=api_key, timeout=timeout,
+                                     validate_certs=validate_certs, ca_path=ca_path)
+        except SGLangError as exc:  # ca_path missing
+            raise GatewayError(exc.message, "bad_request")
         self.gateway_url = self.http.base_url
         self.api_key = api_key
         self.clock = clock

@@ -21,7 +21,7 @@ is reported as is, and waiting for a booting server is the job of sglang_wait.
 Chat answers, whole or streamed, are read once by sglang_exchange.ChatExchange (chat_exchange()).
 
 Public names (imported by the other modules): SGLangClient, SGLangError, HTTPResponse,
-CONNECTION_ARGUMENT_SPEC, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, client_from_module, fail_from_error,
+CONNECTION_ARGUMENT_SPEC, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, client_from_module,
 parse_prometheus.
 """
 
@@ -36,7 +36,6 @@ import time
 import traceback
 from urllib.parse import urlsplit, urlencode
 
-from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_exchange import ChatExchange, SSEDecoder
 
 try:
@@ -129,9 +128,12 @@ class HTTPResponse:
 
 def retry_rule():
     """The one retry rule (see the module docstring), as urllib3 applies it below requests."""
-    return Retry(total=1, connect=1, read=1, status=0, other=0, redirect=0, backoff_factor=0,
-                 allowed_methods=frozenset(("GET", "HEAD")), raise_on_status=False,
-                 respect_retry_after_header=False)
+    rule = dict(total=1, connect=1, read=1, status=0, redirect=0, backoff_factor=0, raise_on_status=False,
+                respect_retry_after_header=False)
+    try:
+        return Retry(other=0, allowed_methods=frozenset(("GET", "HEAD")), **rule)
+    except TypeError:  # urllib3 < 1.26 (an older distribution python3-urllib3) names it method_whitelist
+        return Retry(method_whitelist=frozenset(("GET", "HEAD")), **rule)
 
 
 def _causes(exc):
@@ -188,9 +190,24 @@ class SGLangClient:
                 # An auth callable keeps requests from replacing the bearer token with ~/.netrc credentials.
                 session.auth = self._bearer
             # verify: a CA bundle or directory when ca_path is set, else on/off (requests reads both shapes).
-            session.verify = (self.ca_path or True) if self.validate_certs else False
+            # It is also passed with every request: the session's value loses to REQUESTS_CA_BUNDLE and
+            # CURL_CA_BUNDLE from the environment (requests merges those over it).
+            session.verify = self.verify
+            if self.loopback:
+                # The server on the Station itself: never through a proxy, even when http_proxy is set and
+                # no_proxy is not (requests does not skip loopback by itself).
+                session.trust_env = False
             self._session = session
         return self._session
+
+    @property
+    def verify(self):
+        return (self.ca_path or True) if self.validate_certs else False
+
+    @property
+    def loopback(self):
+        host = (self.host or "").lower()
+        return host in ("localhost", "::1") or host.startswith("127.")
 
     def _bearer(self, prepared):
         prepared.headers["Authorization"] = "Bearer %s" % self.api_key
@@ -200,16 +217,17 @@ class SGLangClient:
         """The TLS context for an https:// base_url (None for http://), for the asyncio transport."""
         if self.scheme != "https":
             return None
-        context = ssl.create_default_context()
-        if self.ca_path:
-            try:
-                if os.path.isdir(self.ca_path):
-                    context.load_verify_locations(capath=self.ca_path)
-                else:
-                    context.load_verify_locations(cafile=self.ca_path)
-            except (OSError, ssl.SSLError) as exc:
-                raise SGLangError("Cannot load the CA certificates from ca_path %s: %s" % (self.ca_path, exc),
-                                  "bad_request")
+        # With ca_path, only those CAs (as requests does with verify=<path>); else the system trust store.
+        try:
+            if self.ca_path and os.path.isdir(self.ca_path):
+                context = ssl.create_default_context(capath=self.ca_path)
+            elif self.ca_path:
+                context = ssl.create_default_context(cafile=self.ca_path)
+            else:
+                context = ssl.create_default_context()
+        except (OSError, ssl.SSLError) as exc:
+            raise SGLangError("Cannot load the CA certificates from ca_path %s: %s" % (self.ca_path, exc),
+                              "bad_request")
         if not self.validate_certs:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -236,7 +254,7 @@ class SGLangClient:
         session = self.session
         try:
             return session.request(method, url, data=payload, headers=headers, timeout=(timeout, timeout),
-                                   stream=stream, allow_redirects=False)
+                                   stream=stream, allow_redirects=False, verify=self.verify)
         except requests.exceptions.RequestException as exc:
             raise self._connection_error(exc, timeout, path)
         except (OSError, ValueError) as exc:
@@ -246,12 +264,21 @@ class SGLangClient:
         """An SGLangError for a failure below HTTP (refused, TLS, timeout, reset, cut body)."""
         causes = _causes(exc)
         where = "%s%s" % (self.base_url, path)
+        if HAS_REQUESTS and isinstance(exc, requests.exceptions.ProxyError):
+            return SGLangError(
+                "Cannot reach %s through the proxy of the environment (HTTPS_PROXY / HTTP_PROXY): %s. Fix the proxy, "
+                "or add the host to NO_PROXY when the server is reachable directly." % (where, exc), "connection_error")
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
             return SGLangError(
                 "Connection refused by %s: nothing listens there yet. If the container was just started, the "
                 "server is still loading (weights download/load and CUDA-graph capture take 10-45 min on a first "
                 "start); otherwise check that the container runs and publishes the port." % self.base_url,
                 "connection_refused", hint=STILL_LOADING)
+        if any(isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) for cause in causes):
+            # The port accepted and closed during the handshake (a TLS proxy without its backend yet, a server
+            # still starting): not a certificate problem, and waiting may mend it.
+            return SGLangError("The TLS connection to %s closed during the handshake: %s" % (self.base_url, exc),
+                               "connection_error")
         if any(isinstance(cause, ssl.SSLError) for cause in causes) or (
                 HAS_REQUESTS and isinstance(exc, requests.exceptions.SSLError)):
             return SGLangError(
@@ -324,7 +351,11 @@ class SGLangClient:
         return self.request("GET", "/health", timeout=timeout, expect=None).status
 
     def models(self):
-        return [card.get("id") for card in self.get_json("/v1/models").get("data", [])]
+        body = self.get_json("/v1/models")
+        cards = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(cards, list):
+            raise SGLangError("%s/v1/models did not answer a model list: %r" % (self.base_url, body), "invalid_response")
+        return [card.get("id") for card in cards if isinstance(card, dict)]
 
     def served_model(self):
         models = self.models()
@@ -423,18 +454,21 @@ class SGLangClient:
                 text = response.content.decode("utf-8", "replace")
                 raise self.status_error("/v1/chat/completions", HTTPResponse(response.status_code, {}, text))
             if not stream:
-                text = response.content
+                try:
+                    text = response.content
+                except requests.exceptions.RequestException as exc:
+                    error = self._connection_error(exc, timeout, "/v1/chat/completions")
+                    exchange.fail("timeout" if error.kind == "timeout" else "incomplete_response", error.message)
+                    return exchange.finish()
                 return ChatExchange.from_body(text, exchange.t_send, exchange.t_first_byte, time.perf_counter())
             decoder = SSEDecoder()
             try:
+                # Read to the end of the body (SGLang ends it right after [DONE]), so the connection goes back to
+                # the pool for the next request instead of being dropped.
                 for data in response.iter_content(chunk_size=None):
                     now = time.perf_counter()
                     for event in decoder.feed(data):
                         exchange.add_payload(now, event)
-                        if exchange.done:
-                            break
-                    if exchange.done:
-                        break
                 for event in decoder.close():
                     exchange.add_payload(time.perf_counter(), event)
             except requests.exceptions.RequestException as exc:
@@ -488,10 +522,3 @@ def client_from_module(module):
         validate_certs=params["validate_certs"],
         ca_path=params.get("ca_path"),
     )
-
-
-def fail_from_error(module, error, **result):
-    """fail_json with an SGLangError's message and its structured fields, the server's answer redacted."""
-    result.update(error.to_result())
-    result["msg"] = error.message
-    module.fail_json(**redact(result, [module.params.get("api_key")]))

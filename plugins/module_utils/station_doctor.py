@@ -13,8 +13,9 @@ Three layers, so each can be tested alone:
   gather_*()    raw evidence, one dict per subject, errors recorded instead of raised
   *_facts()     the host facts and evidence lines failure_catalog.diagnose() matches on
 
-Standard library only: the modules run with the Station's plain system Python before
-provisioning (preflight) as well as in its venv.
+The host checks use the standard library only, so the modules run with the Station's plain system
+Python before provisioning (preflight) as well as in its venv; the server checks go through the
+collection's HTTP client (requests), which the venv has (playbooks/diagnose.yml uses it when it exists).
 """
 
 from __future__ import absolute_import, division, print_function

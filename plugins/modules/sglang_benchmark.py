@@ -17,7 +17,7 @@ description:
   - Runs O(num_conversations) conversations of O(turns_per_conversation) turns against
     C(/v1/chat/completions), O(concurrency) of them at a time, each turn resending the whole history
     (the runbook's step 9 workload, measured properly).
-  - O(workload=runbook) sends exactly the workload of NVIDIA's C(benchmark_multiturn.py) (the runbook's script) -
+  - O(workload=runbook) sends exactly the chat workload of NVIDIA's C(benchmark_multiturn.py) (the runbook's script) -
     its system prompt, its user turns, C(max_tokens=128), its warm-up and its 8 workers; O(workload=seeded) gives
     every conversation unique, seeded content, so cached prefill tokens measure the reuse of its own history
     (O(system_prompt) adds a prefix shared by all conversations).
@@ -54,7 +54,7 @@ options:
   workload:
     description:
       - V(seeded) - unique, seeded user turns per conversation (C(prompt_words) words each).
-      - V(runbook) - NVIDIA's C(benchmark_multiturn.py) exactly - every conversation asks the script's questions (turn
+      - V(runbook) - NVIDIA's C(benchmark_multiturn.py) chat workload exactly - every conversation asks the script's questions (turn
         t the topic t mod 8) under its system prompt C(You are a helpful assistant. Keep responses concise.), with
         its C(max_tokens=128) and 8 workers (unless O(max_tokens), O(concurrency) or O(system_prompt) are set); its
         warm-up (C(Hello), C(max_tokens=8)); structured requests are its structured prompt and schema
@@ -495,7 +495,7 @@ failure_kind:
       V(no_success) (no request of the measured phase succeeded), V(error_rate) (above O(max_error_rate)).
   returned: always, except for a failure before the server answered
   type: str
-warnings:
+notes:
   description: Notes on the run (flush failed, /metrics unreadable, the server changed), also shown as warnings.
   returned: always, except for a failure before the server answered
   type: list
@@ -623,7 +623,7 @@ def benchmark_server(module, cfg, validator):
     result["config"] = cfg
     _write(module, result, "detail_file", outcome.detail)
     _write(module, result, "requests_file", outcome.requests_jsonl)
-    for note in result.get("warnings") or ():
+    for note in result.get("notes") or ():
         module.warn(note)
     if outcome.msg:
         module.fail_json(outcome.msg, **result)

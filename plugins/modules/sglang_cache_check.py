@@ -269,7 +269,7 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_serve
 
 
 def run_turns(module, result):
-    """Send the conversation turn by turn; returns (turns, page_size, report_flag, unit)."""
+    """Send the conversation turn by turn into result["turns"]; returns (page_size, report_flag, unit)."""
     params = module.params
     client = module.client
     questions = params["user_messages"] or PHYSICS_QUESTIONS

@@ -244,9 +244,10 @@ msg:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_gateway import (
     GatewayClient,
     GatewayError,
@@ -463,6 +464,10 @@ def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     secrets = [params["api_key"], params["worker_api_key"]]
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests", reason="to talk to the gateway") +
+                         " The dgx_station.inference.sglang_gateway role installs python3-requests on the gateway host.",
+                         exception=REQUESTS_IMPORT_ERROR)
     for option, minimum in (("timeout", 0), ("poll_interval", 0)):
         if params[option] <= minimum:
             module.fail_json(msg="%s must be > 0, got %s" % (option, params[option]))

@@ -172,6 +172,11 @@ stream_content:
   description: Content assembled from the streamed deltas.
   returned: when O(stream=true) and the server answered
   type: str
+stream_finish_reason:
+  description: The last C(finish_reason) of the stream.
+  returned: when O(stream=true) and the server answered
+  type: str
+  sample: stop
 error_kind:
   description: Class of an HTTP-level failure (for example C(connection_refused), C(not_ready), C(unauthorized), C(server_error)).
   returned: on HTTP failure

@@ -204,8 +204,13 @@ def probe(client, model):
         return False, "warm_up", None, "no model listed"
     if not model:
         return True, "ready", models[0], 200
+    if model in models:
+        return True, "ready", model, 200
     # /health is 200 and models are listed: the server is up and will not start serving another model.
-    return (True, "ready", model, 200) if model in models else (True, "ready", None, "model_not_served")
+    raise SGLangError(
+        "%s is ready but does not serve model %r; /v1/models lists %s. Set `model` to a listed name (the server's "
+        "--served-model-name, else its --model-path), or deploy that model."
+        % (client.base_url, model, ", ".join(repr(name) for name in models)), "model_not_served")
 
 
 def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
@@ -241,15 +246,6 @@ def wait(module, client, logs, params, clock=time.monotonic, sleep=time.sleep):
                 break
             if ready or not logs.has_log:
                 result["phase"] = hint
-            if ready and served is None:
-                error = SGLangError(
-                    "%s is ready but does not serve model %r; /v1/models lists %s. Set `model` to a listed name "
-                    "(the server's --served-model-name, else its --model-path), or deploy that model."
-                    % (client.base_url, model, ", ".join(repr(name) for name in client.models())), "model_not_served")
-                result["failed"] = True
-                result["msg"] = error.message
-                result.update(error.to_result())
-                break
             if ready:
                 result["ready"] = True
                 result["served_model"] = served

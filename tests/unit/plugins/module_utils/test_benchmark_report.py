@@ -59,7 +59,7 @@ def result(ttft=(40.0, 80.0, 120.0), hit=0.6, errors=0, model="Qwen/Qwen3-8B", e
         client=dict(cpu_per_request_ms=0.2, dispatch_lag_ms=stats(0.1, 0.2, 0.3), loop_lag_ms=stats(0.1, 0.2, 0.3),
                     client_bound=bound, client_bound_reasons=["client CPU 95% of one core > 80%"] if bound else []),
         warmup=dict(requests=1, errors=warmup_errors, error_kinds={"http_503": 1} if warmup_errors else {}, error_samples=[]),
-        warnings=[],
+        notes=[],
         distribution=dict(ttft_ms=[float(i) for i in range(101)], e2e_ms=[float(2 * i) for i in range(101)]),
         config=dict(num_conversations=10, turns_per_conversation=3, concurrency=10, max_tokens=16, stream=True, seed=0),
     )
@@ -284,7 +284,7 @@ def test_a_failed_benchmark_result_is_a_fail_with_its_message(schema):
     # What the benchmark returns when its warm-up failed: no figures, failure_kind, warmup.
     warm = dict(failed=True, msg="The warm-up failed, so nothing was measured: 1 of 1 warm-up requests failed (http_503 x1).",
                 failure_kind="warmup", warmup=dict(requests=1, errors=1, error_kinds={"http_503": 1}, error_samples=[]),
-                server=dict(version="0.5.23", model="Qwen/Qwen3-8B"), provenance=dict(collection_version="0.1.0"), warnings=[])
+                server=dict(version="0.5.23", model="Qwen/Qwen3-8B"), provenance=dict(collection_version="0.1.0"), notes=[])
     report = br.station_report("st-w", warm, "runbook", RUNBOOK_SLO)
     jsonschema.validate(report, schema)
     assert report["failure_kind"] == "warmup" and report["provenance"]["sglang_version"] == "0.5.23"
@@ -471,7 +471,7 @@ def test_server_changes_are_shown_only_when_there_are_some():
 
 def test_the_benchmarks_warnings_are_shown():
     res = result()
-    res["warnings"] = ["/flush_cache failed (HTTP 404): turn 1 may hit the cache of an earlier run"]
+    res["notes"] = ["/flush_cache failed (HTTP 404): turn 1 may hit the cache of an earlier run"]
     report = br.station_report("a", res)
     assert "Warning from the benchmark: /flush_cache failed (HTTP 404)" in br.station_markdown(report)
     assert "Warning from the benchmark: /flush_cache failed (HTTP 404)" in br.station_html(report)

@@ -13,7 +13,6 @@ from ansible_collections.dgx_station.inference.plugins.module_utils.redaction im
     redact,
     write_private_file,
 )
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError, fail_from_error
 
 KEY = "sk-station-7f3a"
 ADMIN = "adm-station-91c2"
@@ -124,23 +123,3 @@ def test_write_private_file_tightens_an_existing_file(tmp_path):
     os.chmod(str(path), 0o644)
     write_private_file(str(path), "new")
     assert path.read_text() == "new" and _mode(path) == 0o600
-
-
-class _Module:
-    def __init__(self, api_key):
-        self.params = {"api_key": api_key}
-        self.failed_with = None
-
-    def fail_json(self, **kwargs):
-        self.failed_with = kwargs
-
-
-def test_fail_from_error_redacts_the_server_answer():
-    module = _Module(KEY)
-    body = {"error": "bad request", "api_key": KEY, "admin_api_key": ADMIN,
-            "launch_command": "sglang serve --admin-api-key %s" % ADMIN}
-    fail_from_error(module, SGLangError("HTTP 400 (%s)" % KEY, "bad_request", 400, body), turns=[])
-    result = module.failed_with
-    assert KEY not in json.dumps(result) and ADMIN not in json.dumps(result)
-    assert result["msg"] == "HTTP 400 (<redacted>)" and result["status"] == 400 and result["turns"] == []
-    assert result["body"]["error"] == "bad request" and result["body"]["admin_api_key"] == REDACTED

@@ -113,3 +113,16 @@ def test_sse_decoder_keeps_partial_lines():
     assert decoder.feed(b"data: {\"a\"") == []
     assert decoder.feed(b": 1}\n\nevent: x\ndata: [DONE]\n\n") == ['{"a": 1}', "[DONE]"]
     assert decoder.close() == []
+
+
+def test_an_object_finish_reason_is_read_not_raised():
+    exchange = streamed([chunk(content="x"), json.dumps({"choices": [{"delta": {}, "finish_reason": {"type": "abort"}}]}),
+                         "[DONE]"])
+    assert exchange.error_kind == "finish_abort"
+    body = {"choices": [{"message": {"role": "assistant", "content": "x"}, "finish_reason": ["stop"]}]}
+    assert ChatExchange.from_body(body).error_kind == "finish_other"
+
+
+def test_nothing_after_done_belongs_to_the_answer():
+    exchange = streamed([chunk(content="x", finish="stop"), "[DONE]", "{broken"])
+    assert exchange.ok and exchange.e2e == pytest.approx(0.2)

@@ -90,16 +90,37 @@ def test_api_key_is_sent_as_bearer_even_with_a_netrc(tmp_path, monkeypatch):
         assert server.requests_to("/v1/models")[0]["headers"]["Authorization"] == "Bearer sk-test"
 
 
-def test_proxy_environment_is_honoured(monkeypatch):
-    # Loopback excluded by NO_PROXY reaches the server; with a dead proxy and no exclusion it cannot.
+def test_proxy_environment_is_honoured_except_for_loopback(monkeypatch):
+    dead_proxy = "http://127.0.0.1:%d" % free_port()
+    monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    # The Station's own server is reached directly even with a proxy set and no NO_PROXY.
     with replay("smoke_ok") as server:
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:%d" % free_port())
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         assert SGLangClient(server.base_url).served_model() == "Qwen/Qwen3-8B"
-        monkeypatch.setenv("NO_PROXY", "")
-        with pytest.raises(SGLangError) as info:
-            SGLangClient(server.base_url, timeout=2).served_model()
-        assert info.value.kind in ("connection_refused", "connection_error")
+    # Any other host goes through the proxy of the environment.
+    with pytest.raises(SGLangError) as info:
+        SGLangClient("http://sglang.example.invalid:30000", timeout=2).served_model()
+    assert "proxy" in info.value.message.lower()
+
+
+def test_verify_is_not_overridden_by_the_ca_bundle_environment(monkeypatch, tmp_path):
+    import requests
+    seen = []
+
+    def send(self, request, **kwargs):
+        seen.append(kwargs.get("verify"))
+        raise requests.exceptions.ConnectionError("stop here")
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "other.pem"))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "other.pem"))
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    for client, expected in ((SGLangClient("https://sglang.example:1", validate_certs=False), False),
+                             (SGLangClient("https://sglang.example:1", ca_path=str(bundle)), str(bundle))):
+        with pytest.raises(SGLangError):
+            client.models()
+        assert seen[-1] == expected
 
 
 def test_401_names_api_key():

@@ -181,7 +181,7 @@ def test_a_server_changed_during_the_run_is_reported_and_warned(run_module):
         failed, result = run_module(sglang_benchmark.main, args(srv))
     assert not failed
     assert result["server_changed"] == {"version": {"before": "0.5.23", "after": "0.5.24"}}
-    assert any("changed during the measured phase" in w for w in result["warnings"])
+    assert any("changed during the measured phase" in w for w in result["notes"])
 
 
 # ------------------------------------------------------------------ runs that must fail (before: they passed)

@@ -309,3 +309,16 @@ def test_argument_spec_matches_the_brief():
     assert spec["poll_interval"]["default"] == 1 and spec["wait"]["default"] is True
     assert spec["workers"] == dict(type="list", elements="str", default=[])
     assert spec["state"]["choices"] == ["present", "absent", "exact", "query"]
+
+
+def test_a_missing_ca_path_is_a_clean_failure_naming_it(run_module, tmp_path):
+    failed, result = run_module(MAIN, dict(gateway_url="https://127.0.0.1:1", state="query",
+                                           ca_path=str(tmp_path / "missing.pem")))
+    assert failed and "ca_path" in result["msg"] and result["error_kind"] == "bad_request"
+
+
+def test_missing_requests_names_the_library_and_the_role(run_module, monkeypatch):
+    monkeypatch.setattr(sglang_gateway_workers, "HAS_REQUESTS", False)
+    monkeypatch.setattr(sglang_gateway_workers, "REQUESTS_IMPORT_ERROR", "ImportError: requests")
+    failed, result = run_module(MAIN, dict(gateway_url="http://127.0.0.1:1", state="query"))
+    assert failed and "requests" in result["msg"] and "sglang_gateway role" in result["msg"]

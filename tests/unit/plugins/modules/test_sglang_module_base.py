@@ -17,7 +17,8 @@ def probe_main():
     def body():
         model, served = module.resolve_model()
         module.result["model"] = model
-        raise SGLangError("boom with key sk-secret inside", "server_error", status=500, body={"detail": "sk-secret"})
+        raise SGLangError("boom with key sk-secret inside", "server_error", status=500,
+                          body={"detail": "sk-secret", "launch_command": "sglang serve --api-key sk-secret"})
     module.run(body)
 
 
