@@ -19,12 +19,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import platform
 
-from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import (  # pylint: disable=unused-import
-    SGLangError,
-    parse_prometheus,
-)
+from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangError
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import redact
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_load as load
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_stats as stats
@@ -34,25 +32,6 @@ from ansible_collections.dgx_station.inference.plugins.module_utils import bench
 # The version in galaxy.yml (the module runs on the Station, where the collection's files are not):
 # tests/unit/plugins/module_utils/test_benchmark_provenance.py checks that they agree.
 COLLECTION_VERSION = "0.1.0"
-
-# Names callers use through this module (tests/benchmarks/benchmark_of_benchmark.py, integration tests); their
-# homes are the modules above (parse_prometheus: sglang_http).
-DEFAULT_STRUCTURED_SCHEMA = load.DEFAULT_STRUCTURED_SCHEMA
-CHAT_PATH = load.CHAT_PATH
-RUNBOOK_WORKLOAD = load.RUNBOOK_WORKLOAD
-Record = load.Record
-build_plan = load.build_plan
-make_payload = load.make_payload
-make_schema_validator = load.make_schema_validator
-run_request = load.run_request
-run_load = load.run_load
-resolve_config = load.resolve_config
-aggregate = stats.aggregate
-describe = stats.describe
-percentile = stats.percentile
-distribution = stats.distribution
-metric_deltas = metrics.metric_deltas
-server_summary = metrics.server_summary
 
 # Why requests of a kind fail, and what to do: the second half of every failure message.
 FIXES = (
@@ -148,8 +127,7 @@ def provenance(given, server, model):
 def warmup_summary(records):
     failed = [r for r in records if not r.ok]
     return dict(requests=len(records), errors=len(failed),
-                error_kinds=dict((k, sum(1 for r in failed if stats.error_label(r) == k))
-                                 for k in set(stats.error_label(r) for r in failed)),
+                error_kinds=dict(collections.Counter(stats.error_label(r) for r in failed)),
                 error_samples=stats.error_samples(failed))
 
 
@@ -198,7 +176,7 @@ def measure(client, cfg, validator=None):
     model = cfg.get("model") or client.served_model()
     known_secrets = [client.api_key]
     info = redact(_server_info(client), known_secrets)
-    server = server_summary(info, model)
+    server = metrics.server_summary(info, model)
     notes = []
     scrapes = {}
     flushed = dict(requested=bool(cfg["flush_cache"]), done=None, message=None)
@@ -230,7 +208,7 @@ def measure(client, cfg, validator=None):
     scrapes["after"] = _scrape(client, notes)
     try:
         info_after = redact(_server_info(client), known_secrets)
-        server_after = server_summary(info_after, model)
+        server_after = metrics.server_summary(info_after, model)
     except SGLangError as error:
         info_after = server_after = None
         notes.append("GET /server_info could not be read after the measured phase (%s): the server may have died; "
@@ -241,7 +219,7 @@ def measure(client, cfg, validator=None):
             "%s %r -> %r" % (key, value["before"], value["after"]) for key, value in sorted(changed.items())))
 
     summary, per_turn, structured_output, client_diag, dist = stats.aggregate(state, cfg)
-    deltas = metric_deltas(scrapes.get("before"), scrapes.get("after"))
+    deltas = metrics.metric_deltas(scrapes.get("before"), scrapes.get("after"))
     summary["flush_cache"] = flushed
     result.update(
         summary=summary,

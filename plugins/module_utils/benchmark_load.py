@@ -318,9 +318,7 @@ async def run_request(conn, payload, rec, stream, validator=None):
             async for now, data in exchange.payloads():
                 ex.add_payload(now, data)
         else:
-            text = await exchange.read_text()
-            ex = rec.exchange = ChatExchange.from_body(text, exchange.t_send, exchange.t_first_byte, _perf(),
-                                                       exchange.status)
+            ex.take_body(await exchange.read_text(), _perf())
     except SGLangError as error:
         ex.fail(error.kind, error.message, error.status)
     except asyncio.CancelledError:

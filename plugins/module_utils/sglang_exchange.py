@@ -235,30 +235,34 @@ class ChatExchange:
         """A whole (non-streamed) answer: a parsed body, or its text."""
         exchange = cls(False, t_send)
         exchange.head(status, t_first_byte)
-        exchange.done = True
+        return exchange.take_body(body, t_end)
+
+    def take_body(self, body, t_end=None):
+        """Read a whole (non-streamed) answer, a parsed body or its text, into this exchange; returns self."""
+        self.done = True
         if isinstance(body, (bytes, str)):
             try:
                 body = json.loads(body)
             except ValueError:
-                exchange.fail("invalid_response", "the answer is not JSON: %r" % (body[:200],))
-                return exchange.finish(t_end)
+                self.fail("invalid_response", "the answer is not JSON: %r" % (body[:200],))
+                return self.finish(t_end)
         choice = first_choice(body)
         if choice is None:
             if isinstance(body, dict) and "error" in body:
-                exchange.fail("error_body", "the server answered an error: %s" % error_event_message(body["error"]))
+                self.fail("error_body", "the server answered an error: %s" % error_event_message(body["error"]))
             else:
-                exchange.fail("invalid_response", "the answer is not a chat completion: %r" % (str(body)[:200],))
-            return exchange.finish(t_end)
+                self.fail("invalid_response", "the answer is not a chat completion: %r" % (str(body)[:200],))
+            return self.finish(t_end)
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-        exchange.first_role = exchange.role = message.get("role")
+        self.first_role = self.role = message.get("role")
         if isinstance(message.get("content"), str):
-            exchange.parts.append(message["content"])
+            self.parts.append(message["content"])
         if isinstance(message.get("reasoning_content"), str):
-            exchange.reasoning_parts.append(message["reasoning_content"])
-        exchange.finish_reason = _finish_reason(choice.get("finish_reason"))
+            self.reasoning_parts.append(message["reasoning_content"])
+        self.finish_reason = _finish_reason(choice.get("finish_reason"))
         if isinstance(body.get("usage"), dict):
-            exchange.usage = body["usage"]
-        return exchange.finish(t_end)
+            self.usage = body["usage"]
+        return self.finish(t_end)
 
     # -- reading ---------------------------------------------------------------------
     @property

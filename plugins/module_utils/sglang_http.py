@@ -460,7 +460,7 @@ class SGLangClient:
                     error = self._connection_error(exc, timeout, "/v1/chat/completions")
                     exchange.fail("timeout" if error.kind == "timeout" else "incomplete_response", error.message)
                     return exchange.finish()
-                return ChatExchange.from_body(text, exchange.t_send, exchange.t_first_byte, time.perf_counter())
+                return exchange.take_body(text, time.perf_counter())
             decoder = SSEDecoder()
             try:
                 # Read to the end of the body (SGLang ends it right after [DONE]), so the connection goes back to

@@ -541,7 +541,7 @@ skipped:
 """
 
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
-from ansible_collections.dgx_station.inference.plugins.module_utils.benchmark_load import WORKLOADS, SchemaError
+from ansible_collections.dgx_station.inference.plugins.module_utils.benchmark_load import WORKLOADS, SchemaError, make_schema_validator, resolve_config
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_module import SGLangModule
 from ansible_collections.dgx_station.inference.plugins.module_utils.redaction import write_private_file
 from ansible_collections.dgx_station.inference.plugins.module_utils.jsonschema_support import (
@@ -638,7 +638,7 @@ def main():
         module.fail_json(problem)
     cfg = dict((key, params[key]) for key in CONFIG_KEYS)
     cfg["model"] = params["model"]
-    cfg = benchmark.resolve_config(cfg)
+    cfg = resolve_config(cfg)
 
     if module.check_mode:
         module.exit_json(skipped=True, config=cfg, msg="Check mode: no request sent (the benchmark would load the server).")
@@ -654,7 +654,7 @@ def main():
                                  exception=JSONSCHEMA_IMPORT_ERROR)
         else:
             try:
-                validator = benchmark.make_schema_validator(cfg["structured_output_schema"])
+                validator = make_schema_validator(cfg["structured_output_schema"])
             except SchemaError as exc:
                 module.fail_json("structured_output_schema is not a JSON schema that compiles: %s. Fix the schema, or "
                                  "leave structured_output_schema unset for the workload's default." % exc,

@@ -132,27 +132,28 @@ class Sim:
 
 # --------------------------------------------------------------------------- clients (run in a child process)
 def client_ours(base_url, conversations, turns, concurrency, stream, max_tokens, max_duration):
-    from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangClient
-    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
+    from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangClient, parse_prometheus
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_load as load
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_stats as stats
     cfg = dict(model="Qwen/Qwen3-8B", num_conversations=conversations, turns_per_conversation=turns,
                concurrency=concurrency, max_tokens=max_tokens, temperature=0.0, seed=7,
                chat_template_kwargs={"enable_thinking": False}, system_prompt=None, prompt_words=24, ignore_eos=False,
                stream=stream, warmup_requests=2, flush_cache=True, structured_output_fraction=0.0,
-               structured_output_schema=benchmark.DEFAULT_STRUCTURED_SCHEMA, max_duration_s=max_duration)
+               structured_output_schema=load.DEFAULT_STRUCTURED_SCHEMA, max_duration_s=max_duration)
     client = SGLangClient(base_url=base_url, timeout=60)
     scrape = {}
 
     def before():
         client.flush_cache()
         scrape["before"] = client.metrics_text()
-    state = benchmark.run_load(client, cfg, cfg["model"], None, dict(before_measure=before))
+    state = load.run_load(client, cfg, cfg["model"], None, dict(before_measure=before))
     client.close()
     scrape["after"] = client.metrics_text()
-    summary, _per_turn, _so, diag, _dist = benchmark.aggregate(state, cfg)
+    summary, _per_turn, _so, diag, _dist = stats.aggregate(state, cfg)
     server_ttft = None
     if scrape.get("before") and scrape.get("after"):
-        b = benchmark.parse_prometheus(scrape["before"])[0]
-        a = benchmark.parse_prometheus(scrape["after"])[0]
+        b = parse_prometheus(scrape["before"])[0]
+        a = parse_prometheus(scrape["after"])[0]
         n = a.get("sglang:time_to_first_token_seconds_count", 0) - b.get("sglang:time_to_first_token_seconds_count", 0)
         s = a.get("sglang:time_to_first_token_seconds_sum", 0) - b.get("sglang:time_to_first_token_seconds_sum", 0)
         server_ttft = s / n * 1000.0 if n else None
@@ -166,8 +167,8 @@ def client_ours(base_url, conversations, turns, concurrency, stream, max_tokens,
 def client_baseline(base_url, conversations, turns, threads, max_tokens, max_duration):
     """The runbook script's pattern: ThreadPool of 8, requests.post per call (no Session), no streaming."""
     import requests
-    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
-    plan = benchmark.build_plan(conversations, turns, 7, 24)
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_load as load
+    plan = load.build_plan(conversations, turns, 7, 24)
     work = queue.Queue()
     for conv in plan:
         work.put(conv)
@@ -255,22 +256,23 @@ def client_probe(base_url, requests_n):
     """Sequential requests on one kept-alive connection of our transport against null_server."""
     import asyncio
     from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangClient
-    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_load as load
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_stats as stats
     from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http_async import AsyncConnection
 
     async def main():
         conn = AsyncConnection(SGLangClient(base_url=base_url, timeout=10))
         deltas, ttfts = [], []
         for i in range(requests_n):
-            rec = benchmark.Record(1, i + 1)
-            content = await benchmark.run_request(conn, {"messages": [{"role": "user", "content": "x"}]}, rec, True)
+            rec = load.Record(1, i + 1)
+            content = await load.run_request(conn, {"messages": [{"role": "user", "content": "x"}]}, rec, True)
             if content is not None and i >= 3:
                 deltas.append((rec.t_send + rec.ttft - float(content)) * 1000.0)
                 ttfts.append(rec.ttft * 1000.0)
         conn.close()
         return deltas, ttfts
     deltas, ttfts = asyncio.run(main())
-    return dict(requests=len(deltas), client_delay_ms=benchmark.describe(deltas), ttft_ms=benchmark.describe(ttfts))
+    return dict(requests=len(deltas), client_delay_ms=stats.describe(deltas), ttft_ms=stats.describe(ttfts))
 
 
 # --------------------------------------------------------------------------- transport comparison (issue 14)
@@ -332,13 +334,14 @@ def client_transport(base_url, transport, conversations, turns, concurrency, max
     import collections
     import gc
     from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangClient
-    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_load as load
+    from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_stats as stats
     perf = time.perf_counter
     model = "Qwen/Qwen3-8B"
     cfg = dict(max_tokens=max_tokens, temperature=0.0, stream=True, seed=7,
                chat_template_kwargs={"enable_thinking": False})
     client = SGLangClient(base_url=base_url, timeout=60)
-    url = base_url + benchmark.CHAT_PATH
+    url = base_url + load.CHAT_PATH
 
     if transport == "handwritten":
         from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http_async import AsyncConnection
@@ -347,7 +350,7 @@ def client_transport(base_url, transport, conversations, turns, concurrency, max
             return [AsyncConnection(client) for _slot in range(concurrency)], None
 
         async def one(slot, payload):
-            exchange = await slot.start("POST", benchmark.CHAT_PATH, payload)
+            exchange = await slot.start("POST", load.CHAT_PATH, payload)
             if exchange.status != 200:
                 raise RuntimeError("HTTP %s: %s" % (exchange.status, (await exchange.read_text())[:200]))
             return await _consume(exchange.events(), exchange.t_send)
@@ -391,7 +394,7 @@ def client_transport(base_url, transport, conversations, turns, concurrency, max
             for text in conv["users"]:
                 messages.append({"role": "user", "content": text})
                 try:
-                    content, ttft, _t_end = await one(slot, benchmark.make_payload(cfg, model, messages, False))
+                    content, ttft, _t_end = await one(slot, load.make_payload(cfg, model, messages, False))
                 except Exception:  # pylint: disable=broad-except
                     counts["errors"] += 1
                     break
@@ -403,10 +406,10 @@ def client_transport(base_url, transport, conversations, turns, concurrency, max
         slots, session = await make_slots()
         try:
             # Warm-up: one request per slot, all at once, so every connection is open before the clock starts.
-            warm = benchmark.build_plan(concurrency, 1, 7, 24, namespace="warmup")
-            await asyncio.gather(*(one(slot, benchmark.make_payload(cfg, model, [{"role": "user", "content": c["users"][0]}],
-                                                                    False)) for slot, c in zip(slots, warm)))
-            work = collections.deque(benchmark.build_plan(conversations, turns, 7, 24))
+            warm = load.build_plan(concurrency, 1, 7, 24, namespace="warmup")
+            await asyncio.gather(*(one(slot, load.make_payload(cfg, model, [{"role": "user", "content": c["users"][0]}],
+                                                               False)) for slot, c in zip(slots, warm)))
+            work = collections.deque(load.build_plan(conversations, turns, 7, 24))
             gc.collect()
             gc.disable()
             wait0, cpu0, t0 = runq_wait_s(), time.process_time(), perf()
@@ -428,7 +431,7 @@ def client_transport(base_url, transport, conversations, turns, concurrency, max
                 duration_s=round(dur, 4), cpu_s=round(cpu, 4), rps=round(counts["ok"] / dur, 1),
                 cpu_per_request_ms=round(cpu * 1000 / n, 4) if n else None, cpu_fraction=round(cpu / dur, 3),
                 runq_wait_s=None if waited is None else round(waited, 4),
-                ttft_ms=benchmark.describe([t * 1000.0 for t in ttfts if t is not None]))
+                ttft_ms=stats.describe([t * 1000.0 for t in ttfts if t is not None]))
 
 
 def compare_transports(base_url, concurrencies, conversations, turns, rounds, max_tokens=16, max_duration=20):

@@ -15,6 +15,7 @@ import yaml
 from _sim_http import get_json
 
 from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark as b
+from ansible_collections.dgx_station.inference.plugins.module_utils import benchmark_load
 from ansible_collections.dgx_station.inference.plugins.module_utils.sglang_http import SGLangClient
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,7 +79,7 @@ def test_benchmark_result_and_detail_carry_no_key(start_sim):
     cfg = dict(model=None, num_conversations=2, turns_per_conversation=2, concurrency=None, max_tokens=8,
                temperature=0.0, seed=1, chat_template_kwargs=None, system_prompt=None, prompt_words=24,
                ignore_eos=False, stream=True, warmup_requests=1, flush_cache=True, structured_output_fraction=0.0,
-               structured_output_schema=b.DEFAULT_STRUCTURED_SCHEMA, max_duration_s=30)
+               structured_output_schema=benchmark_load.DEFAULT_STRUCTURED_SCHEMA, max_duration_s=30)
     result, detail = b.run_benchmark(SGLangClient(base_url=sim.base_url, api_key=KEY, timeout=30), cfg)
     assert result["summary"]["errors"] == 0 and result["server"]["enable_metrics"] is True
     assert_no_secret(json.dumps(result), "the result")
